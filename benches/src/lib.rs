@@ -1,0 +1,1 @@
+//! Benchmark harnesses for vrrp-rs (see docs/performance.md).

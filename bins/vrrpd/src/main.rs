@@ -1,0 +1,2 @@
+//! `vrrpd`: the vrrp-rs daemon and operator CLI.
+fn main() {}
