@@ -270,6 +270,50 @@ mod tests {
     }
 
     #[test]
+    fn a_process_named_check_nginx_sh_is_not_nginx() {
+        // The classic `ps -ef | grep nginx` bug, with the literal names: run `sleep` under
+        // the name check_nginx.sh and look for "nginx".
+        let dir = std::env::temp_dir().join(format!("vh-comm-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let link = dir.join("check_nginx.sh");
+        let _ = std::fs::remove_file(&link);
+        let sleep = ["/usr/bin/sleep", "/bin/sleep"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())
+            .unwrap();
+        std::os::unix::fs::symlink(sleep, &link).unwrap();
+        let mut child = std::process::Command::new(&link)
+            .arg("1000")
+            .spawn()
+            .unwrap();
+        let pid = i32::try_from(child.id()).unwrap();
+        // Until the exec has happened: the name changes first, the argument area is set up
+        // a moment later.
+        let (comm, cmdline) = loop {
+            let comm = std::fs::read(format!("/proc/{pid}/comm")).unwrap();
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+            if comm == b"check_nginx.sh\n" && cmdline.ends_with(b"1000\0") {
+                break (comm, cmdline);
+            }
+            std::thread::yield_now();
+        };
+        assert!(comm_matches(&comm, "check_nginx.sh"));
+        let grep_would_match = String::from_utf8_lossy(&cmdline).contains("nginx");
+        let nginx = scan(Path::new("/proc"), &ProcessMatch::Name("nginx".into())).unwrap();
+        let itself = scan(
+            Path::new("/proc"),
+            &ProcessMatch::Name("check_nginx.sh".into()),
+        )
+        .unwrap();
+        let _ = child.kill();
+        let _ = child.wait();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(grep_would_match);
+        assert!(!nginx.contains(&pid), "check_nginx.sh counted as nginx");
+        assert!(itself.contains(&pid), "control: found under its own name");
+    }
+
+    #[test]
     fn scan_finds_this_test_process_by_its_own_name() {
         let comm = std::fs::read_to_string("/proc/self/comm").unwrap();
         let me = i32::try_from(std::process::id()).unwrap();
