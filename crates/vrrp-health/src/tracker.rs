@@ -87,8 +87,8 @@ impl std::fmt::Display for HealthState {
 ///
 /// A weighted probe moves the priority; an unweighted probe (no weight, or weight 0) holds the
 /// instance in FAULT while it fails. keepalived.conf(5), `vrrp_script`: "A positive weight means
-/// that <rise> successes will add <weight> to the priority [...] a negative weight will be
-/// subtracted from the initial priority in case of <fall> failures"; a 0 weight makes a failure
+/// that `<rise>` successes will add `<weight>` to the priority [...] a negative weight will be
+/// subtracted from the initial priority in case of `<fall>` failures"; a 0 weight makes a failure
 /// put the instance in FAULT.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Contribution {

@@ -219,7 +219,8 @@ fn exec_timeout_kills_the_whole_process_group() {
     runtime().block_on(async {
         let event = first_verdict(spec(
             ExecProbe::new([script.to_str().unwrap()]),
-            Duration::from_millis(500),
+            // Long enough for the script to write both pid files even on a loaded machine.
+            Duration::from_millis(1500),
         ))
         .await;
         assert_eq!(event.result, Some(ProbeResult::Timeout));

@@ -4,8 +4,6 @@
 //! Read at each interval. For immediacy the runtime can also feed link events it gets from
 //! netlink into the probe with [`crate::ProbeRunner::report`].
 
-use std::path::Path;
-
 use crate::spec::InterfaceProbe;
 use crate::tracker::ProbeResult;
 
@@ -21,7 +19,7 @@ pub(crate) fn run(probe: &InterfaceProbe) -> ProbeResult {
         return ProbeResult::failure(format!(
             "no interface {} (no {})",
             probe.interface,
-            Path::new(&dir).display()
+            dir.display()
         ));
     };
     let flags = parse_flags(&flags);

@@ -137,7 +137,10 @@ impl ProcessWatcher {
             match self.exits.join_next().await {
                 None => std::future::pending::<()>().await,
                 Some(Ok(pid)) => {
-                    self.watchers.remove(&pid);
+                    // A scan may already have dropped this pid (its exit was seen by both).
+                    if self.watchers.remove(&pid).is_none() {
+                        continue;
+                    }
                     self.counted.remove(&pid);
                     if self.counted.len() < self.min_count {
                         return self.verdict(&format!("pid {pid} exited; "));
