@@ -10,6 +10,9 @@ pub enum NetlinkError {
     /// The netlink socket could not be opened (not on Linux, or no permission).
     #[error("cannot open a netlink socket: {0}")]
     Socket(#[source] std::io::Error),
+    /// Called outside a tokio runtime (the netlink socket needs one to be driven).
+    #[error("vrrp-netlink needs a tokio runtime: call it from inside one")]
+    NoRuntime,
     /// The kernel refused a request.
     #[error("{op} failed: {message} (errno {errno})")]
     Kernel {

@@ -54,7 +54,7 @@ pub use frames::{
 pub use ops::{EventStream, NetlinkOps};
 pub use packet_socket::Announcer;
 pub use rtnl::RtNetlink;
-pub use sysctl::{ArpFluxGuard, prevent_arp_flux, read_sysctl, write_sysctl};
+pub use sysctl::{ArpFluxGuard, ipv6_forwarding, prevent_arp_flux, read_sysctl, write_sysctl};
 pub use types::{
     AddrGenMode, AddressInfo, Family, IpNet, LinkInfo, Mac, NetEvent, OperState, eui64_link_local,
 };

@@ -47,9 +47,10 @@ impl RtNetlink {
     /// Opens a route netlink socket in the current thread's network namespace and spawns
     /// the task that drives it. Must be called inside a tokio runtime.
     pub fn new() -> Result<Self> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| NetlinkError::NoRuntime)?;
         let (connection, handle, _unsolicited) =
             rtnetlink::new_connection().map_err(NetlinkError::Socket)?;
-        let task = tokio::spawn(connection);
+        let task = runtime.spawn(connection);
         Ok(Self {
             handle,
             _connection: Arc::new(AbortOnDrop(task)),
@@ -163,11 +164,12 @@ impl NetlinkOps for RtNetlink {
             MulticastGroup::Ipv4Ifaddr,
             MulticastGroup::Ipv6Ifaddr,
         ];
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| NetlinkError::NoRuntime)?;
         let (connection, _handle, mut messages) =
             rtnetlink::new_multicast_connection(&groups).map_err(NetlinkError::Socket)?;
-        let driver = tokio::spawn(connection);
+        let driver = runtime.spawn(connection);
         let (tx, rx) = mpsc::unbounded_channel();
-        let mapper = tokio::spawn(async move {
+        let mapper = runtime.spawn(async move {
             while let Some((message, _from)) = messages.next().await {
                 let NetlinkPayload::InnerMessage(inner) = message.payload else {
                     continue;
@@ -385,6 +387,11 @@ fn address_from_message(m: &AddressMessage) -> Option<AddressInfo> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn outside_a_tokio_runtime_is_an_error_not_a_panic() {
+        assert!(matches!(RtNetlink::new(), Err(NetlinkError::NoRuntime)));
+    }
 
     #[test]
     fn interface_names_are_checked_like_the_kernel() {

@@ -37,6 +37,13 @@ pub fn write_sysctl(key: &str, value: &str) -> Result<()> {
     std::fs::write(&path, value).map_err(sysctl_err(&path))
 }
 
+/// Whether IPv6 forwarding is on for interface `ifname` (`net/ipv6/conf/<if>/forwarding`):
+/// keepalived sets the Router flag of its unsolicited NAs from it.
+pub fn ipv6_forwarding(ifname: &str) -> Result<bool> {
+    validate_name(ifname)?;
+    Ok(read_sysctl(&format!("net/ipv6/conf/{ifname}/forwarding"))? != "0")
+}
+
 fn read_at_start(file: &File, path: &Path) -> Result<String> {
     let mut buf = [0u8; 64];
     let n = file.read_at(&mut buf, 0).map_err(sysctl_err(path))?;

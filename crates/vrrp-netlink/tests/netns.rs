@@ -12,7 +12,7 @@ use vrrp_lab::{CapturedPacket, HOST_IFACE, Host, Lab, require_root};
 use vrrp_netlink::{
     AddrGenMode, Announcer, EventStream, Family, IpNet, Mac, NeighborAdvert, NetEvent,
     NetlinkError, NetlinkOps, RtNetlink, VmacConfig, create_vmac, eui64_link_local, gratuitous_arp,
-    prevent_arp_flux, read_sysctl, remove_vmac, unsolicited_na, vmac_address,
+    ipv6_forwarding, prevent_arp_flux, read_sysctl, remove_vmac, unsolicited_na, vmac_address,
 };
 
 const VIP4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 100);
@@ -581,4 +581,18 @@ fn an_unsolicited_na_is_seen_on_the_bridge_and_updates_the_neighbour_table() {
         "{:?}",
         b.neighbour(vip.into())
     );
+}
+
+#[test]
+fn ipv6_forwarding_is_read_per_interface_inside_the_namespace() {
+    if !require_root() {
+        return;
+    }
+    let lab = Lab::new(2).unwrap();
+    let (a, b) = (lab.host(1).unwrap(), lab.host(2).unwrap());
+    a.run(&["sysctl", "-qw", "net.ipv6.conf.eth0.forwarding=1"])
+        .unwrap();
+    assert!(a.in_ns(|| ipv6_forwarding(HOST_IFACE).unwrap()).unwrap());
+    assert!(!b.in_ns(|| ipv6_forwarding(HOST_IFACE).unwrap()).unwrap());
+    assert!(a.in_ns(|| ipv6_forwarding("../x")).unwrap().is_err());
 }
