@@ -1,0 +1,1 @@
+//! keepalived.conf import (in progress).
