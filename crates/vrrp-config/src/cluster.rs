@@ -306,7 +306,7 @@ fn priorities(name: &str, members: &[Member<'_>], out: &mut Vec<Diagnostic>) {
 /// For each node and each weighted probe: can its failure hand the VIP to another node?
 fn weights(name: &str, members: &[Member<'_>], out: &mut Vec<Diagnostic>) {
     let mut order: Vec<&Member<'_>> = members.iter().collect();
-    order.sort_by(|a, b| b.healthy.cmp(&a.healthy));
+    order.sort_by_key(|m| std::cmp::Reverse(m.healthy));
     for (rank, m) in order.iter().enumerate() {
         if m.inst.is_owner() || m.weights.is_empty() {
             continue; // the owner's weights are reported per node
@@ -388,7 +388,7 @@ fn fixes(m: &Member<'_>, best: &Member<'_>, probe: &str, w: i32, failed: u8) -> 
     if w < 0 {
         // base + others + w' < target
         let limit = target - base - others; // w' must be below this
-        if limit - 1 >= -253 {
+        if limit > -253 {
             out.push(format!("weight must be below {limit} (e.g. {})", limit - 1));
         }
     } else {

@@ -1,5 +1,8 @@
 //! The native TOML format: parsing, defaults, every error with its position, round trips.
 
+// Test helpers panic on purpose: a panic is a failed assertion.
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
+
 use std::net::IpAddr;
 use std::time::Duration;
 

@@ -1,5 +1,8 @@
 //! Warnings: single node, against a host, and across the nodes of a cluster.
 
+// Test helpers panic on purpose: a panic is a failed assertion.
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
