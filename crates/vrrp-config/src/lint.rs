@@ -302,7 +302,7 @@ pub(crate) fn host_warnings(cfg: &LoadedConfig, host: &dyn HostInfo) -> Vec<Diag
                     out.push(warn(
                         &[&vp, &k("priority")],
                         format!(
-                            "priority 255 means this host owns the virtual IPs (RFC 9568 §1.2), but {} is not an address of {}: use a priority below 255",
+                            "priority 255 means this host owns the virtual IPs (the IP address owner of RFC 9568), but {} is not an address of {}: use a priority below 255",
                             vip.addr, inst.interface
                         ),
                     ));

@@ -10,7 +10,7 @@ use crate::parse::Parsed;
 use crate::reader::{Ctx, Span, closest};
 use crate::types::Instance;
 
-/// Longest VRRPv2 simple password (RFC 2338 §5.3.10's 8 bytes of authentication data).
+/// Longest VRRPv2 simple password: the 8 bytes of Authentication Data (RFC 3768 §5.3.10).
 pub const MAX_AUTH_PASS_LEN: usize = 8;
 /// Longest preempt delay (keepalived's limit).
 pub const MAX_PREEMPT_DELAY: Duration = Duration::from_secs(1000);
@@ -234,7 +234,8 @@ pub(crate) fn validate(parsed: &Parsed, ctx: &mut Ctx) {
             }
         }
 
-        // RFC 9568 §6.1: a VRID names one virtual router per interface and family.
+        // RFC 9568 §5.2.3: the VRID identifies the virtual router on its link; IPv4 and IPv6
+        // virtual routers are separate instances even with the same VRID.
         if ctx.ok(&k("vrid")) && ctx.ok(&k("interface")) && family_known {
             let key = (inst.interface.as_str(), family, inst.vrid);
             if let Some((first, _)) = routers.get(&key) {
