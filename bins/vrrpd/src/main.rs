@@ -2,6 +2,8 @@
 
 mod check_config;
 mod import_keepalived;
+mod packet_report;
+mod watch;
 
 use std::process::ExitCode;
 
@@ -21,6 +23,9 @@ enum Command {
     CheckConfig(check_config::Args),
     /// Convert a keepalived.conf to vrrpd's TOML (stdout); what is not carried over goes to stderr.
     ImportKeepalived(import_keepalived::Args),
+    /// Live decode of the VRRP packets on an interface, each receive check named, and which
+    /// router is master per VRID (needs CAP_NET_RAW).
+    Watch(watch::Args),
 }
 
 fn main() -> ExitCode {
@@ -28,6 +33,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::CheckConfig(args) => check_config::run(&args),
         Command::ImportKeepalived(args) => import_keepalived::run(&args),
+        Command::Watch(args) => watch::run(&args),
     };
     match result {
         Ok(code) => code,
