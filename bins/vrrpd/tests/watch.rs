@@ -434,7 +434,7 @@ fn watch_decodes_keepalived_adverts_and_names_failed_checks() {
         .output(&[
             env!("CARGO_BIN_EXE_vrrpd"),
             "watch",
-            "--interface",
+            "-i",
             "eth0",
             "--duration",
             "1500ms",
@@ -592,4 +592,28 @@ fn watch_exit_codes_for_bad_arguments_and_missing_privilege() {
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert!(err.contains("0 packets, 0 invalid"), "{err}");
     assert!(out.stdout.is_empty());
+
+    // Ctrl-C and SIGTERM are clean stops too.
+    for interrupt in [true, false] {
+        let mut watch = h1.spawn(&[vrrpd, "watch", "-i", "eth0"]).unwrap();
+        assert!(
+            wait_for(Duration::from_secs(10), || watch
+                .log()
+                .contains("listening on eth0")),
+            "{}",
+            watch.log()
+        );
+        if interrupt {
+            watch.interrupt().unwrap();
+        } else {
+            watch.terminate().unwrap();
+        }
+        let status = watch.wait_timeout(Duration::from_secs(5)).unwrap();
+        assert_eq!(status.and_then(|s| s.code()), Some(0), "{}", watch.log());
+        assert!(
+            watch.log().contains("0 packets, 0 invalid"),
+            "{}",
+            watch.log()
+        );
+    }
 }
