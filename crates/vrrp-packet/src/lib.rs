@@ -51,6 +51,7 @@
 mod check;
 mod checksum;
 mod error;
+pub mod fuzzing;
 pub mod ip;
 mod vrrp;
 
