@@ -9,8 +9,8 @@ use core::fmt::{self, Write};
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::{
-    AddressFamily, AddressList, Auth, ChecksumContext, ChecksumMode, Expectations, Interval,
-    Layer, Packet, Version, VrrpRepr, inspect,
+    AddressFamily, AddressList, Auth, ChecksumContext, ChecksumMode, Expectations, Interval, Layer,
+    Packet, Version, VrrpRepr, inspect,
 };
 
 /// A `fmt::Write` sink that only counts, to exercise every `Display` without allocating.
@@ -94,7 +94,12 @@ pub fn inspect_frame(data: &[u8]) -> Result<(), &'static str> {
         advert_interval: Some(Interval::DEFAULT),
         auth: Some(Auth::simple_password("1234abcd")),
     };
-    for layer in [None, Some(Layer::Ethernet), Some(Layer::Ip), Some(Layer::Vrrp)] {
+    for layer in [
+        None,
+        Some(Layer::Ethernet),
+        Some(Layer::Ip),
+        Some(Layer::Vrrp),
+    ] {
         for e in [Expectations::default(), expect] {
             let report = inspect(data, layer, &e);
             let mut sink = Sink(0);

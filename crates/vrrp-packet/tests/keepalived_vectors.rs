@@ -127,7 +127,12 @@ fn frames_decode_with_every_field_and_pass_every_check() {
         let frame = vector(e.name);
         let report = inspect(&frame, None, &Expectations::default());
         assert_eq!(report.layer, Layer::Ethernet, "{}", e.name);
-        assert!(report.is_valid(), "{}: {:?}", e.name, report.first_failure());
+        assert!(
+            report.is_valid(),
+            "{}: {:?}",
+            e.name,
+            report.first_failure()
+        );
         for check in report.checks() {
             assert_eq!(check.outcome, Outcome::Pass, "{}: {:?}", e.name, check.name);
         }
@@ -192,7 +197,12 @@ fn parse_of_the_bare_message_agrees_and_emit_reproduces_keepalived_bytes() {
                 },
             )
             .unwrap();
-        assert_eq!(&buf[..len], message, "{}: our bytes differ from keepalived's", e.name);
+        assert_eq!(
+            &buf[..len],
+            message,
+            "{}: our bytes differ from keepalived's",
+            e.name
+        );
     }
 }
 
@@ -215,7 +225,12 @@ fn the_ip_packet_and_the_bare_message_are_detected_too() {
         let ip_bytes = &frame[14..];
         let report = inspect(ip_bytes, None, &Expectations::default());
         assert_eq!(report.layer, Layer::Ip, "{}", e.name);
-        assert!(report.is_valid(), "{}: {:?}", e.name, report.first_failure());
+        assert!(
+            report.is_valid(),
+            "{}: {:?}",
+            e.name,
+            report.first_failure()
+        );
         assert_eq!(report.checksum_mode, Some(e.mode));
 
         let header_len = match report.ip.unwrap() {
