@@ -1,5 +1,6 @@
 //! Every discard reason is reachable, reported by the right check, with the offending value and
 //! the right counter. Frames are the captured keepalived ones, mutated one field at a time.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failed test
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! Frames captured from keepalived 2.2.7 (see tests/vectors/README.md): every field decoded,
 //! every receive check passed, and our encoder reproduces keepalived's bytes exactly.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failed test
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! Property tests: decoding never panics on any bytes, and emit → parse is the identity for
 //! every valid advertisement.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failed test
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -104,18 +105,20 @@ fn frame_around(
     f
 }
 
-fn valid_repr_parts() -> impl Strategy<
-    Value = (
-        Version,
-        AddressFamily,
-        u8,
-        u8,
-        u16,
-        Option<[u8; 8]>,
-        ChecksumMode,
-        Vec<u8>,
-    ),
-> {
+/// version, family, VRID, priority, interval (v2 s / v3 cs), v2 password, checksum form,
+/// address bytes.
+type ReprParts = (
+    Version,
+    AddressFamily,
+    u8,
+    u8,
+    u16,
+    Option<[u8; 8]>,
+    ChecksumMode,
+    Vec<u8>,
+);
+
+fn valid_repr_parts() -> impl Strategy<Value = ReprParts> {
     (any::<bool>(), any::<bool>()).prop_flat_map(|(v3, v6)| {
         let version = if v3 { Version::V3 } else { Version::V2 };
         let family = if v3 && v6 {

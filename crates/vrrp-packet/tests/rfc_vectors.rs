@@ -1,6 +1,7 @@
 //! Hand-written messages in the formats of RFC 3768 §5.1 (VRRPv2) and RFC 9568 §5.1 (VRRPv3),
 //! with checksums computed independently of this crate (by hand / a separate script), parsed
 //! and emitted byte for byte.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a panic is a failed test
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
