@@ -1,2 +1,39 @@
-//! `vrrpd`: the vrrp-rs daemon and operator CLI.
-fn main() {}
+//! `vrrpd`: the vrrp-rs daemon and operator CLI. This file only parses the command line and
+//! dispatches; each subcommand lives in its own module.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod decode;
+
+/// vrrp-rs: a highly available virtual IP with VRRP (v2 and v3, IPv4 and IPv6).
+#[derive(Debug, Parser)]
+#[command(name = "vrrpd", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// The subcommands. Each variant's arguments and code live in the module of the same name.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Decode an Ethernet frame, IP packet or bare VRRP message given in hex, print every
+    /// field and the result of every receive check (exit 0 valid, 1 a check failed, 2 bad
+    /// argument).
+    Decode(decode::DecodeArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Decode(args) => decode::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("vrrpd: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

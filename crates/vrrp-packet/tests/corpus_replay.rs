@@ -40,17 +40,26 @@ fn replay(target: &str, run: Target) -> usize {
 
 #[test]
 fn decode_corpus() {
-    assert!(replay(TARGETS[0].0, TARGETS[0].1) >= 5, "seed corpus missing");
+    assert!(
+        replay(TARGETS[0].0, TARGETS[0].1) >= 5,
+        "seed corpus missing"
+    );
 }
 
 #[test]
 fn inspect_frame_corpus() {
-    assert!(replay(TARGETS[1].0, TARGETS[1].1) >= 15, "seed corpus missing");
+    assert!(
+        replay(TARGETS[1].0, TARGETS[1].1) >= 15,
+        "seed corpus missing"
+    );
 }
 
 #[test]
 fn roundtrip_corpus() {
-    assert!(replay(TARGETS[2].0, TARGETS[2].1) >= 5, "seed corpus missing");
+    assert!(
+        replay(TARGETS[2].0, TARGETS[2].1) >= 5,
+        "seed corpus missing"
+    );
 }
 
 #[test]
