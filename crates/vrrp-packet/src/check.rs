@@ -13,7 +13,7 @@ use crate::error::{DecodeError, IpHeaderError, MismatchError};
 use crate::ip::{EthernetFrame, IpHeader, is_ipv6_link_local};
 use crate::vrrp::{
     AddressFamily, Auth, CheckName, HEADER_LEN, Interval, Packet, STRUCTURE_CHECKS, Version,
-    VrrpRepr, structure_checks,
+    VrrpRepr, structure_check,
 };
 
 /// The outermost layer of the bytes given to [`inspect`].
@@ -366,10 +366,8 @@ pub fn inspect<'a>(
             f
         }
     };
-    let structural: [(CheckName, Option<Result<(), DecodeError>>); STRUCTURE_CHECKS] =
-        structure_checks(&packet, family);
-    for (name, result) in structural {
-        if let Some(r) = result {
+    for index in 0..STRUCTURE_CHECKS {
+        if let (name, Some(r)) = structure_check(index, &packet, family) {
             out.push_result(name, decode(r));
         }
     }
