@@ -178,7 +178,7 @@ fn v3_reserved_bits_are_ignored_on_receipt_and_zero_on_send() {
     // RFC 9568 §5.2.6: reserved bits set by the sender are ignored.
     let mut msg = V3_V4_MESSAGE_ONLY;
     msg[4] |= 0xf0;
-    // Fix the message-only checksum for the changed word: 0xa802 - 0xf000 in one's complement.
+    // Recompute the message-only checksum over the changed word.
     let packet = Packet::new_checked(&msg[..]).unwrap();
     let sum = packet
         .compute_checksum(ChecksumMode::MessageOnly, SRC4, GROUP4)
