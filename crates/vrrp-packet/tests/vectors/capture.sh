@@ -13,7 +13,8 @@
 # Scenarios: v2-noauth v2-pass v3-ipv4-50ms v3-ipv6 v3-unicast (default: all).
 set -euo pipefail
 
-OUT="$(cd "$(dirname "$0")" && pwd)"
+# VECTORS_OUT redirects the output (the live interop test writes to a temp dir).
+OUT="${VECTORS_OUT:-$(cd "$(dirname "$0")" && pwd)}"
 KEEPALIVED="${KEEPALIVED:-/usr/sbin/keepalived}"
 CAPTURE_SECS="${CAPTURE_SECS:-6}"
 TAG="vc$$"
