@@ -1,0 +1,1 @@
+//! Golden conformance tests (placeholder until the runner lands).
