@@ -235,15 +235,15 @@ impl VirtualRouter {
             }
             Command::SetFault(failed) => {
                 self.probe_fault = failed;
-                self.update_fault(now);
+                self.update_fault(now, false);
             }
             Command::InterfaceUp => {
                 self.link_down = false;
-                self.update_fault(now);
+                self.update_fault(now, false);
             }
             Command::InterfaceDown => {
                 self.link_down = true;
-                self.update_fault(now);
+                self.update_fault(now, false);
             }
         }
     }
@@ -369,12 +369,14 @@ impl VirtualRouter {
         }
     }
 
-    fn update_fault(&mut self, now: Instant) {
+    /// Enters or leaves FAULT as the fault flags say; `via_group` when the sync group moved
+    /// us (the reason reported).
+    fn update_fault(&mut self, now: Instant, via_group: bool) {
         let faulted = self.is_faulted();
-        let reason = if self.own_fault() {
-            Reason::Fault
-        } else {
+        let reason = if via_group {
             Reason::SyncGroup
+        } else {
+            Reason::Fault
         };
         match (self.state, faulted) {
             (State::Master, true) => {
@@ -394,7 +396,7 @@ impl VirtualRouter {
                 self.set_state(State::Fault, reason);
             }
             (State::Fault, false) => {
-                let reason = if reason == Reason::SyncGroup {
+                let reason = if via_group {
                     Reason::SyncGroup
                 } else {
                     Reason::FaultCleared
@@ -567,7 +569,7 @@ impl VirtualRouter {
     pub(crate) fn set_group_fault(&mut self, now: Instant, fault: bool) {
         if self.group_fault != fault {
             self.group_fault = fault;
-            self.update_fault(now);
+            self.update_fault(now, true);
         }
     }
 
