@@ -651,7 +651,8 @@ impl VirtualRouter {
     }
 
     pub(crate) fn note_checksum_mode(&mut self, repr: &VrrpRepr<'_>, mode: ChecksumMode) {
-        if repr.version == Version::V3 && self.family == AddressFamily::Ipv4 {
+        let running = matches!(self.state, State::Backup | State::Master);
+        if running && repr.version == Version::V3 && self.family == AddressFamily::Ipv4 {
             match mode {
                 ChecksumMode::PseudoHeader => self.stats.checksum_pseudo_header += 1,
                 ChecksumMode::MessageOnly => self.stats.checksum_message_only += 1,
