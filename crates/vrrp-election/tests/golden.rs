@@ -10,6 +10,8 @@
 //! order, like a runtime would. `VRRP_GOLDEN_UPDATE=1 cargo test -p vrrp-election --test
 //! golden` rewrites the expected files; every rewritten file must be reviewed by hand against
 //! the RFC before it is committed.
+// Test harness code: a panic is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::fmt::Write as _;
 use std::net::IpAddr;

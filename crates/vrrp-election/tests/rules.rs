@@ -1,6 +1,9 @@
 //! One test per rule of RFC 9568 §6-7 / RFC 3768 §6-7 and each keepalived extension, each
 //! asserting the exact ordered outputs. Time is a fake clock: `t0() + offset`.
 
+// Test code: a panic is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use std::time::{Duration, Instant};

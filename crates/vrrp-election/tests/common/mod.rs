@@ -1,5 +1,6 @@
 //! Helpers shared by the engine's integration tests.
 #![allow(dead_code, unreachable_pub, missing_docs)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
