@@ -683,17 +683,11 @@ impl VirtualRouter {
         let src = self.config.primary_address;
         let mut sent = 0u64;
         let mut failed = 0u64;
-        let mut out = Vec::new();
+        let multicast = [self.family.multicast_group()];
         let dsts: &[IpAddr] = if self.config.unicast_peers.is_empty() {
-            &[]
+            &multicast
         } else {
             &self.config.unicast_peers
-        };
-        let multicast = [self.family.multicast_group()];
-        let dsts = if dsts.is_empty() {
-            &multicast[..]
-        } else {
-            dsts
         };
         for dst in dsts {
             let mut payload = vec![0u8; repr.buffer_len()];
@@ -706,7 +700,7 @@ impl VirtualRouter {
                 Ok(len) => {
                     payload.truncate(len);
                     sent += 1;
-                    out.push(Output::Transmit(Transmit {
+                    self.queue.push_back(Output::Transmit(Transmit {
                         interface: self.config.interface,
                         src,
                         dst: *dst,
@@ -718,7 +712,6 @@ impl VirtualRouter {
                 Err(_) => failed += 1,
             }
         }
-        self.queue.extend(out);
         self.stats.emit_errors += failed;
         if sent > 0 {
             self.stats.adverts_sent += 1;
