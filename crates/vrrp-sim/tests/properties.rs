@@ -205,3 +205,16 @@ proptest! {
         prop_assert_eq!(r.invariant_violations, 0, "{:?}", r.violations);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    /// The check of the fuzz target `engine_sequence`, on random bytes: whatever the
+    /// sequence of crashes, restarts, shutdowns, partitions, priority offsets and faults, the
+    /// quiet segment ends with the master the reference model says.
+    #[test]
+    fn engine_matches_the_reference_model(bytes in prop::collection::vec(any::<u8>(), 0..120)) {
+        let scenario = vrrp_sim::model::Scenario::from_bytes(&bytes);
+        prop_assert_eq!(scenario.check(), Ok(()), "{:?}", scenario);
+    }
+}
