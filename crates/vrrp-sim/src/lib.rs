@@ -215,6 +215,12 @@ struct Host {
     state: State,
     /// When this host last sent a non-zero-priority advert.
     last_advert: Option<Instant>,
+    /// When this host last entered BACKUP (its Master_Down_Timer started then at the latest).
+    backup_since: Instant,
+    /// When an advert with a non-zero priority was last delivered to this host.
+    last_heard: Instant,
+    /// When this host's priority offset last changed.
+    last_priority_change: Instant,
     next_timeout: Option<Instant>,
 }
 
@@ -295,6 +301,9 @@ impl Sim {
                     has_vip: false,
                     state: State::Initialize,
                     last_advert: None,
+                    backup_since: start,
+                    last_heard: start,
+                    last_priority_change: start,
                     next_timeout: None,
                 }
             })
@@ -568,11 +577,17 @@ impl Sim {
                     ttl: 255,
                 };
                 let was_master = self.hosts[to].state == State::Master;
-                let Some(node) = self.hosts[to].node.as_mut() else {
+                if self.hosts[to].node.is_none() {
                     self.report.packets_lost += 1;
                     return;
-                };
+                }
                 self.report.packets_delivered += 1;
+                if payload.get(2).is_some_and(|p| *p != 0) {
+                    self.hosts[to].last_heard = self.now;
+                }
+                let Some(node) = self.hosts[to].node.as_mut() else {
+                    return;
+                };
                 node.handle_packet(self.now, meta, &payload);
                 self.drain(to);
                 // Invariant 2: a master that hears a better master yields at once.
@@ -625,10 +640,8 @@ impl Sim {
                     self.last_transition = self.now;
                 }
                 self.hosts[h].state = State::Initialize;
-                if was_master {
-                    if let Some(last) = last {
-                        self.arm_failover(h, last);
-                    }
+                if was_master && last.is_some() {
+                    self.arm_failover(h, false);
                 }
             }
             Disturbance::Restart(h) => {
@@ -649,10 +662,8 @@ impl Sim {
                 let was_master = self.hosts[h].state == State::Master;
                 let last = self.hosts[h].last_advert;
                 self.command(h, Command::Shutdown);
-                if was_master {
-                    if let Some(last) = last {
-                        self.arm_failover(h, last);
-                    }
+                if was_master && last.is_some() {
+                    self.arm_failover(h, true);
                 }
             }
             Disturbance::Partition(side) => {
@@ -663,7 +674,10 @@ impl Sim {
                 self.disturbed();
                 self.partition = None;
             }
-            Disturbance::PriorityOffset(h, o) => self.command(h, Command::SetPriorityOffset(o)),
+            Disturbance::PriorityOffset(h, o) => {
+                self.hosts[h].last_priority_change = self.now;
+                self.command(h, Command::SetPriorityOffset(o));
+            }
             Disturbance::BlockLink(a, b) | Disturbance::UnblockLink(a, b) => {
                 self.disturbed();
                 let block = matches!(d, Disturbance::BlockLink(..));
@@ -676,10 +690,8 @@ impl Sim {
                 let was_master = self.hosts[h].state == State::Master;
                 let last = self.hosts[h].last_advert;
                 self.command(h, Command::SetFault(f));
-                if f && was_master {
-                    if let Some(last) = last {
-                        self.arm_failover(h, last);
-                    }
+                if f && was_master && last.is_some() {
+                    self.arm_failover(h, true);
                 }
             }
         }
@@ -693,21 +705,52 @@ impl Sim {
         }
     }
 
-    /// Invariant 4 setup: the master `h` is gone; the first of its component's healthy
-    /// backups must take over by `last advert + max delay + min MDI`.
-    fn arm_failover(&mut self, h: usize, last_advert: Instant) {
+    /// Invariant 4 setup: the master `h` is gone; some healthy backup of its component must
+    /// take over no later than its Master_Down_Interval after the last advert it received (or
+    /// after it entered BACKUP, or after the last advert still in flight can arrive, if later). When its priority changed since, the interval it
+    /// armed is not the current one: the largest possible (priority 1) is used instead.
+    fn arm_failover(&mut self, h: usize, resigned: bool) {
         let comp = self.component(h);
-        let mdi = (0..self.hosts.len())
+        // Adverts still in flight (sent before the crash) can reset a backup's timer later.
+        let in_flight = self
+            .hosts
+            .iter()
+            .filter_map(|x| x.last_advert)
+            .max()
+            .map(|t| t + self.max_delay)
+            .filter(|t| *t > self.now);
+        let bound = (0..self.hosts.len())
             .filter(|i| *i != h && self.component(*i) == comp)
             .filter(|i| self.hosts[*i].state == State::Backup)
-            .filter_map(|i| self.router(i).map(VirtualRouter::master_down_interval))
+            .filter_map(|i| {
+                let r = self.router(i)?;
+                let host = &self.hosts[i];
+                let armed = host
+                    .last_heard
+                    .max(host.backup_since)
+                    .max(in_flight.unwrap_or(self.start));
+                let mdi = if host.last_priority_change >= armed {
+                    let interval = match r.config().version {
+                        Version::V3 => r.master_adver_interval(),
+                        Version::V2 => r.config().advert_interval,
+                    }
+                    .as_duration();
+                    interval * 3 + interval * 255 / 256
+                } else {
+                    r.master_down_interval()
+                };
+                // A priority-0 advert (shutdown, fault) sets the timer to Skew_Time when it
+                // arrives (RFC 9568 §6.4.2), even if that is later than the running timer.
+                let prio0 = resigned.then(|| self.now + self.max_delay + r.skew_time());
+                Some((armed + mdi).max(prio0.unwrap_or(self.start)))
+            })
             .min();
         let others_master = (0..self.hosts.len())
             .any(|i| i != h && self.component(i) == comp && self.hosts[i].state == State::Master);
-        if let (Some(mdi), false) = (mdi, others_master) {
+        if let (Some(bound), false) = (bound, others_master) {
             self.failover = Some(Failover {
                 component: comp,
-                bound: last_advert + self.max_delay + mdi,
+                bound,
             });
         }
     }
@@ -768,6 +811,9 @@ impl Sim {
         }
         self.last_transition = self.now;
         self.hosts[i].state = to;
+        if to == State::Backup {
+            self.hosts[i].backup_since = self.now;
+        }
         if to == State::Master {
             if let Some(f) = self.failover {
                 if f.component == self.component(i) {
