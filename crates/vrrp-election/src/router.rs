@@ -322,7 +322,12 @@ impl VirtualRouter {
             return;
         }
         if self.is_faulted() {
-            self.set_state(State::Fault, Reason::Fault);
+            let reason = if self.own_fault() {
+                Reason::Fault
+            } else {
+                Reason::SyncGroup
+            };
+            self.set_state(State::Fault, reason);
             return;
         }
         self.enter_running(now, Reason::Startup);

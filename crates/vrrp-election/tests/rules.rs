@@ -924,3 +924,37 @@ fn state_changed_event_reports_from_to_and_reason() {
         }))
     );
 }
+
+#[test]
+fn sync_group_member_faulted_before_startup_holds_the_group_in_fault() {
+    let t = t0();
+    let mut n = Node::new();
+    let a = n.add_router(v3(11, 100)).unwrap();
+    let mut c = v3(11, 100);
+    c.vrid = 52;
+    let b = n.add_router(c).unwrap();
+    n.add_sync_group(&[a, b]).unwrap();
+    n.handle_command(t, b, Command::SetFault(true));
+    n.handle_command_all(t, Command::Startup);
+    assert_eq!(
+        drain_node(&mut n),
+        ["r0: INIT->FAULT sync_group", "r1: INIT->FAULT fault"]
+    );
+    assert_eq!(n.poll_timeout(), None);
+    n.handle_command(t + ms(5), b, Command::SetFault(false));
+    assert_eq!(
+        drain_node(&mut n),
+        [
+            "r1: FAULT->BACKUP fault_cleared",
+            "r0: FAULT->BACKUP sync_group"
+        ]
+    );
+    assert!(matches!(
+        n.add_sync_group(&[a]),
+        Err(ConfigError::AlreadyGrouped(0))
+    ));
+    assert!(matches!(
+        n.add_sync_group(&[RouterId(9)]),
+        Err(ConfigError::UnknownRouter(9))
+    ));
+}
