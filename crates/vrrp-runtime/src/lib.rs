@@ -1,0 +1,2 @@
+//! The tokio runtime of vrrp-rs (work in progress).
+pub mod socket;
