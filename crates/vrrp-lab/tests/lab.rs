@@ -1,0 +1,311 @@
+//! Tests of the lab itself (need root; they fail instead of skipping when `CI` is set).
+
+// Helpers outside #[test] fns unwrap too: a failure there is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::net::{IpAddr, UdpSocket};
+use std::path::Path;
+use std::time::Duration;
+
+use vrrp_lab::{HOST_IFACE, Lab, Traffic, require_root};
+
+fn netns_exists(name: &str) -> bool {
+    Path::new("/run/netns").join(name).exists()
+}
+
+fn ping(from: &vrrp_lab::Host, to: IpAddr, count: u32) -> std::process::Output {
+    let count = count.to_string();
+    from.output(&[
+        "ping",
+        "-n",
+        "-q",
+        "-c",
+        &count,
+        "-i",
+        "0.01",
+        "-W",
+        "1",
+        &to.to_string(),
+    ])
+    .unwrap()
+}
+
+#[test]
+fn namespaces_exist_while_the_lab_lives_and_are_gone_after_drop() {
+    if !require_root() {
+        return;
+    }
+    let lab = Lab::new(2).unwrap();
+    let names = lab.namespaces().to_vec();
+    let dir = lab.dir().to_owned();
+    assert_eq!(names.len(), 3);
+    assert!(names.iter().all(|n| n.starts_with(lab.prefix())));
+    assert!(names.iter().all(|n| netns_exists(n)), "{names:?}");
+    let listed = std::process::Command::new("ip")
+        .args(["netns", "list"])
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    assert!(names.iter().all(|n| listed.contains(n.as_str())));
+    // The bridge has snooping off and both ports.
+    let lan = lab.lan_namespace().to_owned();
+    let out = std::process::Command::new("ip")
+        .args(["-n", &lan, "-d", "-j", "link", "show", "br0"])
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        json[0]["linkinfo"]["info_data"]["mcast_snooping"], 0,
+        "{json}"
+    );
+    let ports = std::process::Command::new("ip")
+        .args(["-n", &lan, "link", "show", "master", "br0"])
+        .output()
+        .unwrap();
+    let ports = String::from_utf8_lossy(&ports.stdout);
+    assert!(ports.contains("h1@") && ports.contains("h2@"), "{ports}");
+    // A spawned process lives until the lab goes, even if its guard is leaked.
+    let sleeper = lab.host(1).unwrap().spawn(&["sleep", "600"]).unwrap();
+    let pid = sleeper.pid();
+    std::mem::forget(sleeper);
+    assert!(Path::new(&format!("/proc/{pid}")).exists());
+    drop(lab);
+    for name in &names {
+        assert!(!netns_exists(name), "{name} left behind");
+    }
+    assert!(!dir.exists(), "{} left behind", dir.display());
+    // Killed (a zombie at most, since the leaked Child was never reaped).
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    assert!(
+        status.is_empty() || status.contains("State:\tZ"),
+        "{status}"
+    );
+}
+
+#[test]
+fn a_panicking_test_still_tears_the_lab_down() {
+    if !require_root() {
+        return;
+    }
+    let names = std::sync::Mutex::new(Vec::new());
+    let result = std::panic::catch_unwind(|| {
+        let lab = Lab::new(1).unwrap();
+        *names.lock().unwrap() = lab.namespaces().to_vec();
+        panic!("a failing assertion");
+    });
+    assert!(result.is_err());
+    let names = names.into_inner().unwrap();
+    assert_eq!(names.len(), 2);
+    for name in &names {
+        assert!(!netns_exists(name), "{name} left behind after a panic");
+    }
+}
+
+#[test]
+fn hosts_reach_each_other_over_the_bridge_v4_v6_and_link_local() {
+    if !require_root() {
+        return;
+    }
+    let lab = Lab::new(3).unwrap();
+    let (a, c) = (lab.host(1).unwrap(), lab.host(3).unwrap());
+    assert!(ping(a, c.ipv4().into(), 1).status.success());
+    assert!(ping(a, c.ipv6().into(), 1).status.success());
+    // Link-local, usable at once (DAD off).
+    let ll = c
+        .link_local(HOST_IFACE)
+        .unwrap()
+        .expect("c has a link-local address");
+    let target = format!("{ll}%{HOST_IFACE}");
+    let out = a
+        .output(&["ping", "-n", "-q", "-c", "1", "-W", "1", &target])
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // Addresses and MAC as documented, nothing tentative.
+    let addrs = c.addresses(HOST_IFACE).unwrap();
+    assert!(
+        addrs
+            .iter()
+            .any(|x| x.ip == IpAddr::from(c.ipv4()) && x.prefix_len == 24)
+    );
+    assert!(
+        addrs
+            .iter()
+            .any(|x| x.ip == IpAddr::from(c.ipv6()) && x.prefix_len == 64)
+    );
+    assert!(addrs.iter().all(|x| !x.tentative), "{addrs:?}");
+    assert_eq!(c.link_mac(HOST_IFACE).unwrap(), c.mac());
+    assert!(c.has_address(c.ipv4().into()).unwrap());
+    assert!(!c.has_address(a.ipv4().into()).unwrap());
+    // a learnt c's MAC.
+    let n = a
+        .neighbour(c.ipv4().into())
+        .unwrap()
+        .expect("neighbour entry");
+    assert_eq!(n.mac, Some(c.mac()));
+    assert_eq!(n.dev, HOST_IFACE);
+}
+
+#[test]
+fn closures_and_futures_run_inside_a_host() {
+    if !require_root() {
+        return;
+    }
+    let lab = Lab::new(2).unwrap();
+    let (a, b) = (lab.host(1).unwrap(), lab.host(2).unwrap());
+    // Inside a host: exactly its interfaces.
+    let mut names: Vec<String> = a
+        .in_ns(|| {
+            std::fs::read_dir("/proc/sys/net/ipv4/conf")
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap();
+    names.sort();
+    assert_eq!(names, ["all", "default", "eth0", "lo"]);
+    // A socket opened inside b stays in b: bind b's address there, send from a's namespace.
+    let b_addr = std::net::SocketAddr::new(b.ipv4().into(), 40_000);
+    let receiver = b.in_ns(|| UdpSocket::bind(b_addr)).unwrap().unwrap();
+    receiver
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    a.in_ns(|| {
+        let s = UdpSocket::bind((a.ipv4(), 0)).unwrap();
+        s.send_to(b"hello", b_addr).unwrap();
+    })
+    .unwrap();
+    let mut buf = [0u8; 16];
+    let (n, from) = receiver.recv_from(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"hello");
+    assert_eq!(from.ip(), IpAddr::from(a.ipv4()));
+    // A future on a tokio runtime inside a host.
+    let got = b
+        .block_on(|| async move {
+            let s = tokio::net::UdpSocket::bind((b.ipv4(), 40_001))
+                .await
+                .unwrap();
+            s.local_addr().unwrap()
+        })
+        .unwrap();
+    assert_eq!(got.ip(), IpAddr::from(b.ipv4()));
+    // A background task, joined later.
+    let a_ip = a.ipv4();
+    let task = a
+        .spawn_async(move || async move {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            tokio::net::UdpSocket::bind((a_ip, 0)).await.is_ok()
+        })
+        .unwrap();
+    assert!(task.join().unwrap());
+    // A panic inside propagates to the test.
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        a.in_ns(|| panic!("inside"))
+    }));
+    assert!(caught.is_err());
+}
+
+#[test]
+fn capture_on_the_bridge_returns_frames_with_timestamps() {
+    if !require_root() {
+        return;
+    }
+    let lab = Lab::new(2).unwrap();
+    let (a, b) = (lab.host(1).unwrap(), lab.host(2).unwrap());
+    let capture = lab.capture("icmp").unwrap();
+    let before = std::time::SystemTime::now();
+    assert!(ping(a, b.ipv4().into(), 3).status.success());
+    let request = capture
+        .wait_for(Duration::from_secs(5), |p| {
+            p.eth_src() == Some(a.mac()) && p.ethertype() == Some(0x0800)
+        })
+        .unwrap()
+        .expect("echo request seen on the bridge");
+    assert_eq!(request.eth_dst(), Some(b.mac()));
+    let ip = request.eth_payload();
+    assert_eq!(ip[9], 1, "ICMP");
+    assert_eq!(&ip[12..16], &a.ipv4().octets());
+    assert_eq!(&ip[16..20], &b.ipv4().octets());
+    assert!(request.timestamp >= before - Duration::from_secs(1));
+    let all = capture.stop().unwrap();
+    // 3 requests + 3 replies, nothing else (filter "icmp").
+    assert_eq!(all.len(), 6, "{all:?}");
+    assert!(all.windows(2).all(|w| w[0].timestamp <= w[1].timestamp));
+    // A capture on a host interface too.
+    let host_capture = b.capture(HOST_IFACE, "arp or icmp").unwrap();
+    assert!(ping(b, a.ipv4().into(), 1).status.success());
+    let frames = host_capture.stop().unwrap();
+    assert!(
+        frames.iter().any(|p| p.eth_src() == Some(b.mac())),
+        "{frames:?}"
+    );
+}
+
+#[test]
+fn nftables_drop_a_protocol_between_two_hosts_and_heal() {
+    if !require_root() {
+        return;
+    }
+    let lab = Lab::new(3).unwrap();
+    let (a, b, c) = (
+        lab.host(1).unwrap(),
+        lab.host(2).unwrap(),
+        lab.host(3).unwrap(),
+    );
+    let icmp = Traffic::IpProtocol(1);
+    let rules = lab.drop_between(a, b, icmp).unwrap();
+    assert!(
+        !ping(a, b.ipv4().into(), 1).status.success(),
+        "a→b ICMP must be dropped"
+    );
+    assert!(
+        !ping(b, a.ipv4().into(), 1).status.success(),
+        "b→a ICMP must be dropped"
+    );
+    assert!(
+        ping(a, c.ipv4().into(), 1).status.success(),
+        "a→c is not affected"
+    );
+    rules.remove().unwrap();
+    assert!(ping(a, b.ipv4().into(), 1).status.success(), "healed");
+    // The guard heals on drop too; all traffic this time.
+    {
+        let _partition = lab.drop_between(a, c, Traffic::All).unwrap();
+        assert!(!ping(a, c.ipv4().into(), 1).status.success());
+    }
+    assert!(ping(a, c.ipv4().into(), 1).status.success());
+}
+
+#[test]
+fn nftables_random_loss_drops_about_the_share_asked_for() {
+    if !require_root() {
+        return;
+    }
+    let lab = Lab::new(2).unwrap();
+    let (a, b) = (lab.host(1).unwrap(), lab.host(2).unwrap());
+    // Resolve ARP first so that loss only hits the pings.
+    assert!(ping(a, b.ipv4().into(), 1).status.success());
+    let _all = lab.drop_random(a, 100).unwrap();
+    assert!(!ping(a, b.ipv4().into(), 2).status.success());
+    drop(_all);
+    // 30% each way: a round trip survives with p = 0.49. Out of 200, the count of replies is
+    // within 60..140 except with probability far below 1e-6.
+    let _loss = lab.drop_random(a, 30).unwrap();
+    let out = ping(a, b.ipv4().into(), 200);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let received: u32 = text
+        .split(',')
+        .find_map(|part| {
+            part.trim()
+                .strip_suffix(" received")
+                .and_then(|n| n.trim().parse().ok())
+        })
+        .unwrap_or_else(|| panic!("no summary in {text}"));
+    assert!(
+        (60..=140).contains(&received),
+        "{received} of 200 replies with 30% loss each way: {text}"
+    );
+}

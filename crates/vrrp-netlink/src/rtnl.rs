@@ -1,0 +1,458 @@
+//! [`NetlinkOps`] over rtnetlink (the real kernel).
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
+
+use futures::{StreamExt, TryStreamExt};
+use netlink_packet_route::RouteNetlinkMessage;
+use netlink_packet_route::address::{AddressAttribute, AddressFlags, AddressMessage};
+use netlink_packet_route::link::{
+    AfSpecInet6, AfSpecUnspec, In6AddrGenMode, LinkAttribute, LinkFlags, LinkInfo as NlLinkInfo,
+    LinkMessage, MacVlanMode, State,
+};
+use rtnetlink::packet_core::NetlinkPayload;
+use rtnetlink::{AddressMessageBuilder, Handle, LinkMacVlan, LinkUnspec, MulticastGroup};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::error::{NetlinkError, Result};
+use crate::ops::{EventStream, NetlinkOps};
+use crate::types::{AddrGenMode, AddressInfo, IpNet, LinkInfo, Mac, NetEvent, OperState};
+
+const EEXIST: i32 = libc::EEXIST;
+const ENODEV: i32 = libc::ENODEV;
+const EADDRNOTAVAIL: i32 = libc::EADDRNOTAVAIL;
+
+/// [`NetlinkOps`] on a real rtnetlink socket.
+///
+/// The socket belongs to the network namespace of the thread that called
+/// [`RtNetlink::new`], for its whole life. Cloning shares the socket.
+#[derive(Debug, Clone)]
+pub struct RtNetlink {
+    handle: Handle,
+    _connection: Arc<AbortOnDrop>,
+}
+
+/// Aborts the task driving the netlink socket when the last [`RtNetlink`] clone goes.
+#[derive(Debug)]
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl RtNetlink {
+    /// Opens a route netlink socket in the current thread's network namespace and spawns
+    /// the task that drives it. Must be called inside a tokio runtime.
+    pub fn new() -> Result<Self> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| NetlinkError::NoRuntime)?;
+        let (connection, handle, _unsolicited) =
+            rtnetlink::new_connection().map_err(NetlinkError::Socket)?;
+        let task = runtime.spawn(connection);
+        Ok(Self {
+            handle,
+            _connection: Arc::new(AbortOnDrop(task)),
+        })
+    }
+
+    async fn first_link(
+        &self,
+        request: rtnetlink::LinkGetRequest,
+        what: String,
+    ) -> Result<Option<LinkInfo>> {
+        let mut stream = request.execute();
+        match stream.try_next().await {
+            Ok(Some(msg)) => Ok(Some(link_from_message(&msg))),
+            Ok(None) => Ok(None),
+            Err(e) if errno_of(&e) == Some(ENODEV) => Ok(None),
+            Err(e) => Err(map_err(what, e)),
+        }
+    }
+}
+
+impl NetlinkOps for RtNetlink {
+    async fn link_by_name(&self, name: &str) -> Result<Option<LinkInfo>> {
+        validate_name(name)?;
+        let request = self.handle.link().get().match_name(name.to_owned());
+        self.first_link(request, format!("get link {name}")).await
+    }
+
+    async fn link_by_index(&self, index: u32) -> Result<Option<LinkInfo>> {
+        let request = self.handle.link().get().match_index(index);
+        self.first_link(request, format!("get link {index}")).await
+    }
+
+    async fn links(&self) -> Result<Vec<LinkInfo>> {
+        let messages: Vec<LinkMessage> = self
+            .handle
+            .link()
+            .get()
+            .execute()
+            .try_collect()
+            .await
+            .map_err(|e| map_err("list links".into(), e))?;
+        Ok(messages.iter().map(link_from_message).collect())
+    }
+
+    async fn addresses(&self, index: u32) -> Result<Vec<AddressInfo>> {
+        let messages: Vec<AddressMessage> = self
+            .handle
+            .address()
+            .get()
+            .set_link_index_filter(index)
+            .execute()
+            .try_collect()
+            .await
+            .map_err(|e| map_err(format!("list addresses of link {index}"), e))?;
+        // The filter is applied in user space by rtnetlink on some paths: filter again.
+        Ok(messages
+            .iter()
+            .filter_map(address_from_message)
+            .filter(|a| a.index == index)
+            .collect())
+    }
+
+    async fn add_address(&self, index: u32, net: IpNet) -> Result<()> {
+        let mut request = self
+            .handle
+            .address()
+            .add(index, net.addr(), net.prefix_len());
+        if net.addr().is_ipv6() {
+            // A VIP must answer at once and must not be marked "dadfailed" because the old
+            // master still held it for a moment: no duplicate address detection (keepalived
+            // adds its IPv6 VIPs the same way).
+            request
+                .message_mut()
+                .attributes
+                .push(AddressAttribute::Flags(AddressFlags::Nodad));
+        }
+        match request.execute().await {
+            Ok(()) => Ok(()),
+            // Idempotent: the address is already there.
+            Err(e) if errno_of(&e) == Some(EEXIST) => Ok(()),
+            Err(e) => Err(map_err(format!("add address {net} on link {index}"), e)),
+        }
+    }
+
+    async fn remove_address(&self, index: u32, net: IpNet) -> Result<()> {
+        let message = match net.addr() {
+            IpAddr::V4(a) => AddressMessageBuilder::<Ipv4Addr>::new()
+                .index(index)
+                .address(a, net.prefix_len())
+                .build(),
+            IpAddr::V6(a) => AddressMessageBuilder::<Ipv6Addr>::new()
+                .index(index)
+                .address(a, net.prefix_len())
+                .build(),
+        };
+        match self.handle.address().del(message).execute().await {
+            Ok(()) => Ok(()),
+            // Idempotent: the address is already gone.
+            Err(e) if errno_of(&e) == Some(EADDRNOTAVAIL) => Ok(()),
+            Err(e) => Err(map_err(
+                format!("remove address {net} from link {index}"),
+                e,
+            )),
+        }
+    }
+
+    async fn subscribe(&self) -> Result<EventStream> {
+        let groups = [
+            MulticastGroup::Link,
+            MulticastGroup::Ipv4Ifaddr,
+            MulticastGroup::Ipv6Ifaddr,
+        ];
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| NetlinkError::NoRuntime)?;
+        let (connection, _handle, mut messages) =
+            rtnetlink::new_multicast_connection(&groups).map_err(NetlinkError::Socket)?;
+        let driver = runtime.spawn(connection);
+        let (tx, rx) = mpsc::unbounded_channel();
+        let mapper = runtime.spawn(async move {
+            while let Some((message, _from)) = messages.next().await {
+                let NetlinkPayload::InnerMessage(inner) = message.payload else {
+                    continue;
+                };
+                let event = match inner {
+                    RouteNetlinkMessage::NewLink(m) => Some(NetEvent::Link(link_from_message(&m))),
+                    RouteNetlinkMessage::DelLink(m) => {
+                        let link = link_from_message(&m);
+                        Some(NetEvent::LinkRemoved {
+                            index: link.index,
+                            name: link.name,
+                        })
+                    }
+                    RouteNetlinkMessage::NewAddress(m) => {
+                        address_from_message(&m).map(NetEvent::AddressAdded)
+                    }
+                    RouteNetlinkMessage::DelAddress(m) => {
+                        address_from_message(&m).map(NetEvent::AddressRemoved)
+                    }
+                    _ => None,
+                };
+                if let Some(event) = event {
+                    if tx.send(event).is_err() {
+                        break; // the EventStream is gone
+                    }
+                }
+            }
+        });
+        Ok(EventStream::new(
+            rx,
+            vec![driver.abort_handle(), mapper.abort_handle()],
+        ))
+    }
+
+    async fn create_macvlan(&self, parent: u32, name: &str, mac: Mac) -> Result<LinkInfo> {
+        validate_name(name)?;
+        let message = LinkMacVlan::new(name, parent, MacVlanMode::Bridge)
+            .address(mac.0.to_vec())
+            .build();
+        self.handle
+            .link()
+            .add(message)
+            .execute()
+            .await
+            .map_err(|e| map_err(format!("create macvlan {name} ({mac}) on link {parent}"), e))?;
+        self.link_by_name(name)
+            .await?
+            .ok_or_else(|| NetlinkError::NoSuchLink(name.to_owned()))
+    }
+
+    async fn delete_link(&self, index: u32) -> Result<()> {
+        match self.handle.link().del(index).execute().await {
+            Ok(()) => Ok(()),
+            // Idempotent: already gone.
+            Err(e) if errno_of(&e) == Some(ENODEV) => Ok(()),
+            Err(e) => Err(map_err(format!("delete link {index}"), e)),
+        }
+    }
+
+    async fn set_addr_gen_mode(&self, index: u32, mode: AddrGenMode) -> Result<()> {
+        let nl_mode = match mode {
+            AddrGenMode::Eui64 => In6AddrGenMode::Eui64,
+            AddrGenMode::None => In6AddrGenMode::None,
+            AddrGenMode::StablePrivacy => In6AddrGenMode::StablePrivacy,
+            AddrGenMode::Random => In6AddrGenMode::Random,
+        };
+        let message = LinkUnspec::new_with_index(index)
+            .append_extra_attribute(LinkAttribute::AfSpecUnspec(vec![AfSpecUnspec::Inet6(
+                vec![AfSpecInet6::AddrGenMode(nl_mode)],
+            )]))
+            .build();
+        self.handle
+            .link()
+            .set(message)
+            .execute()
+            .await
+            .map_err(|e| map_err(format!("set addr_gen_mode {mode:?} on link {index}"), e))
+    }
+
+    async fn set_link_up(&self, index: u32) -> Result<()> {
+        let message = LinkUnspec::new_with_index(index).up().build();
+        self.handle
+            .link()
+            .set(message)
+            .execute()
+            .await
+            .map_err(|e| map_err(format!("set link {index} up"), e))
+    }
+
+    async fn set_link_down(&self, index: u32) -> Result<()> {
+        let message = LinkUnspec::new_with_index(index).down().build();
+        self.handle
+            .link()
+            .set(message)
+            .execute()
+            .await
+            .map_err(|e| map_err(format!("set link {index} down"), e))
+    }
+}
+
+/// Interface names as the kernel accepts them (dev_valid_name): 1..=15 bytes, not `.` or
+/// `..`, no `/`, `:` or whitespace.
+pub(crate) fn validate_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() < 16
+        && name != "."
+        && name != ".."
+        && !name
+            .chars()
+            .any(|c| c == '/' || c == ':' || c.is_whitespace());
+    if ok {
+        Ok(())
+    } else {
+        Err(NetlinkError::InvalidName(name.to_owned()))
+    }
+}
+
+fn errno_of(e: &rtnetlink::Error) -> Option<i32> {
+    match e {
+        rtnetlink::Error::NetlinkError(m) => Some(m.raw_code().abs()),
+        _ => None,
+    }
+}
+
+fn map_err(op: String, e: rtnetlink::Error) -> NetlinkError {
+    match e {
+        rtnetlink::Error::NetlinkError(m) => NetlinkError::Kernel {
+            op,
+            errno: m.raw_code().abs(),
+            message: m.to_io().to_string(),
+        },
+        other => NetlinkError::Protocol {
+            op,
+            message: other.to_string(),
+        },
+    }
+}
+
+fn link_from_message(m: &LinkMessage) -> LinkInfo {
+    let mut link = LinkInfo {
+        index: m.header.index,
+        name: String::new(),
+        mac: None,
+        up: m.header.flags.contains(LinkFlags::Up),
+        lower_up: m.header.flags.contains(LinkFlags::LowerUp),
+        oper: OperState::Unknown,
+        mtu: 0,
+        parent: None,
+        kind: None,
+    };
+    for attribute in &m.attributes {
+        match attribute {
+            LinkAttribute::IfName(name) => link.name = name.clone(),
+            LinkAttribute::Address(bytes) => {
+                link.mac = <[u8; 6]>::try_from(bytes.as_slice()).ok().map(Mac);
+            }
+            LinkAttribute::Mtu(mtu) => link.mtu = *mtu,
+            LinkAttribute::Link(parent) => link.parent = Some(*parent),
+            LinkAttribute::OperState(state) => link.oper = oper_from(*state),
+            LinkAttribute::LinkInfo(infos) => {
+                for info in infos {
+                    if let NlLinkInfo::Kind(kind) = info {
+                        link.kind = Some(kind.to_string());
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    link
+}
+
+fn oper_from(state: State) -> OperState {
+    match state {
+        State::Unknown => OperState::Unknown,
+        State::NotPresent => OperState::NotPresent,
+        State::Down => OperState::Down,
+        State::LowerLayerDown => OperState::LowerLayerDown,
+        State::Testing => OperState::Testing,
+        State::Dormant => OperState::Dormant,
+        State::Up => OperState::Up,
+        State::Other(v) => OperState::Other(v),
+        _ => OperState::Other(u8::MAX),
+    }
+}
+
+fn address_from_message(m: &AddressMessage) -> Option<AddressInfo> {
+    let mut local = None;
+    let mut address = None;
+    let mut flags = None;
+    for attribute in &m.attributes {
+        match attribute {
+            AddressAttribute::Local(ip) => local = Some(*ip),
+            AddressAttribute::Address(ip) => address = Some(*ip),
+            AddressAttribute::Flags(f) => flags = Some(*f),
+            _ => {}
+        }
+    }
+    // IFA_LOCAL is the interface's own address; IFA_ADDRESS is the peer on point-to-point
+    // links and the same as IFA_LOCAL otherwise (IPv6 often sends only IFA_ADDRESS).
+    let ip = local.or(address)?;
+    let net = IpNet::new(ip, m.header.prefix_len).ok()?;
+    // Without IFA_FLAGS, the header's 8 bits are the low byte of the same flag set.
+    let flags =
+        flags.unwrap_or_else(|| AddressFlags::from_bits_retain(u32::from(m.header.flags.bits())));
+    Some(AddressInfo {
+        index: m.header.index,
+        net,
+        tentative: flags.contains(AddressFlags::Tentative),
+        dad_failed: flags.contains(AddressFlags::Dadfailed),
+        secondary: flags.contains(AddressFlags::Secondary),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outside_a_tokio_runtime_is_an_error_not_a_panic() {
+        assert!(matches!(RtNetlink::new(), Err(NetlinkError::NoRuntime)));
+    }
+
+    #[test]
+    fn interface_names_are_checked_like_the_kernel() {
+        for good in ["eth0", "vrrp.51", "a", "abcdefghijklmno"] {
+            assert!(validate_name(good).is_ok(), "{good}");
+        }
+        for bad in ["", ".", "..", "abcdefghijklmnop", "a/b", "a b", "a:b"] {
+            assert!(validate_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn link_messages_map_to_link_info() {
+        let mut m = LinkMessage::default();
+        m.header.index = 7;
+        m.header.flags = LinkFlags::Up | LinkFlags::LowerUp;
+        m.attributes = vec![
+            LinkAttribute::IfName("vrrp4.51".into()),
+            LinkAttribute::Address(vec![0, 0, 0x5e, 0, 1, 51]),
+            LinkAttribute::Mtu(1500),
+            LinkAttribute::Link(2),
+            LinkAttribute::OperState(State::Up),
+            LinkAttribute::LinkInfo(vec![NlLinkInfo::Kind(
+                netlink_packet_route::link::InfoKind::MacVlan,
+            )]),
+        ];
+        let link = link_from_message(&m);
+        assert_eq!(link.index, 7);
+        assert_eq!(link.name, "vrrp4.51");
+        assert_eq!(link.mac, Some(Mac([0, 0, 0x5e, 0, 1, 51])));
+        assert!(link.up && link.lower_up && link.is_running());
+        assert_eq!(link.oper, OperState::Up);
+        assert_eq!(link.mtu, 1500);
+        assert_eq!(link.parent, Some(2));
+        assert_eq!(link.kind.as_deref(), Some("macvlan"));
+    }
+
+    #[test]
+    fn address_messages_map_to_address_info() {
+        let mut m = AddressMessage::default();
+        m.header.index = 3;
+        m.header.prefix_len = 64;
+        m.attributes = vec![
+            AddressAttribute::Address("2001:db8::100".parse().unwrap()),
+            AddressAttribute::Flags(AddressFlags::Nodad | AddressFlags::Tentative),
+        ];
+        let a = address_from_message(&m).unwrap();
+        assert_eq!(a.index, 3);
+        assert_eq!(a.net, "2001:db8::100/64".parse().unwrap());
+        assert!(a.tentative && !a.dad_failed && !a.secondary);
+        // IFA_LOCAL wins over IFA_ADDRESS (the peer on point-to-point links).
+        m.attributes = vec![
+            AddressAttribute::Address("192.0.2.1".parse().unwrap()),
+            AddressAttribute::Local("192.0.2.100".parse().unwrap()),
+        ];
+        m.header.prefix_len = 24;
+        assert_eq!(
+            address_from_message(&m).unwrap().net,
+            "192.0.2.100/24".parse().unwrap()
+        );
+        m.attributes.clear();
+        assert_eq!(address_from_message(&m), None);
+    }
+}
