@@ -169,14 +169,17 @@ pub(crate) fn node_warnings(cfg: &LoadedConfig) -> Vec<Diagnostic> {
                     h.host
                 ),
             )),
-            ProbeKind::Exec(e) if !e.shell && !e.argv[0].contains('/') => out.push(warn(
-                &[&format!("{p}.command"), &p],
-                format!(
-                    "probe {name:?}: {:?} is looked up in PATH: give an absolute path so the script that runs is the one you checked",
-                    e.argv[0]
-                ),
-            )),
-            ProbeKind::File(f) if f.mode != FileMode::Number && probe.weight.is_none() => {}
+            ProbeKind::Exec(e)
+                if !e.shell && e.argv.first().is_some_and(|p| !p.contains('/')) =>
+            {
+                out.push(warn(
+                    &[&format!("{p}.command"), &p],
+                    format!(
+                        "probe {name:?}: {:?} is looked up in PATH: give an absolute path so the script that runs is the one you checked",
+                        e.argv.first().map_or("", String::as_str)
+                    ),
+                ))
+            }
             _ => {}
         }
     }
@@ -362,7 +365,10 @@ pub(crate) fn host_warnings(cfg: &LoadedConfig, host: &dyn HostInfo) -> Vec<Diag
             if let ProbeKind::Exec(e) = &probe.kind
                 && !e.shell
             {
-                scripts.push((format!("probe.{name}.command"), e.argv[0].as_str()));
+                scripts.push((
+                    format!("probe.{name}.command"),
+                    e.argv.first().map_or("", String::as_str),
+                ));
             }
         }
         for (i, inst) in config.instances.iter().enumerate() {

@@ -1297,6 +1297,23 @@ pub(crate) fn convert(
         "Check it with `vrrpd check-config`; give every node's file at once to cross-check them."
             .into(),
     ];
+    let runs_scripts = config
+        .probes
+        .values()
+        .any(|p| matches!(p.kind, ProbeKind::Exec(_)))
+        || config
+            .instances
+            .iter()
+            .any(|i| i.notify.commands().next().is_some())
+        || config
+            .sync_groups
+            .iter()
+            .any(|g| g.notify.commands().next().is_some());
+    if runs_scripts && config.global.script_user == crate::types::DEFAULT_SCRIPT_USER {
+        c.comments.header.push(
+            "keepalived ran these scripts as root (or keepalived_script); vrrpd runs them as script_user, \"nobody\" by default: set [global] script_user if they need more.".into(),
+        );
+    }
     let toml = to_toml_with_comments(&config, &c.comments);
     Ok(Import {
         config,
