@@ -1,6 +1,11 @@
 //! Engine benchmarks: one `handle_advert` / `handle_packet` / `handle_timeout` step, and a
 //! Node with 255 routers (demultiplexing, timers). Target: one engine event under 500 ns.
-#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::disallowed_methods
+)]
 
 use std::hint::black_box;
 use std::net::IpAddr;
@@ -15,7 +20,12 @@ fn ip(s: &str) -> IpAddr {
 }
 
 fn config(vrid: u8, priority: u8) -> RouterConfig {
-    let mut c = RouterConfig::new(vrid, InterfaceId(1), ip("192.0.2.11"), vec![ip("192.0.2.100")]);
+    let mut c = RouterConfig::new(
+        vrid,
+        InterfaceId(1),
+        ip("192.0.2.11"),
+        vec![ip("192.0.2.100")],
+    );
     c.priority = priority;
     c
 }

@@ -1,7 +1,10 @@
 //! `vrrpd`: the vrrp-rs daemon and operator CLI.
 
 mod check_config;
+mod control;
 mod import_keepalived;
+mod run;
+mod status;
 
 use std::process::ExitCode;
 
@@ -17,6 +20,10 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the daemon in the foreground.
+    Run(run::Args),
+    /// Show what a running daemon is doing.
+    Status(status::Args),
     /// Check config files: one file checks that node, several are one cluster.
     CheckConfig(check_config::Args),
     /// Convert a keepalived.conf to vrrpd's TOML (stdout); what is not carried over goes to stderr.
@@ -26,6 +33,8 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Run(args) => run::run(&args),
+        Command::Status(args) => status::run(&args),
         Command::CheckConfig(args) => check_config::run(&args),
         Command::ImportKeepalived(args) => import_keepalived::run(&args),
     };

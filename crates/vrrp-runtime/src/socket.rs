@@ -310,7 +310,14 @@ impl VrrpSender {
         match src {
             IpAddr::V4(v4) => {
                 socket.bind(&SockAddr::from(SocketAddr::from((v4, 0))))?;
-                socket.set_multicast_if_v4(&v4)?;
+                // By index, not by address: with a VMAC the source address belongs to the
+                // parent interface while the packets leave from the macvlan.
+                rustix::net::sockopt::set_ip_multicast_if_with_ifindex(
+                    &socket,
+                    &MULTICAST_V4,
+                    &v4,
+                    ifindex,
+                )?;
                 socket.set_multicast_ttl_v4(255)?;
                 socket.set_ttl_v4(255)?;
                 socket.set_multicast_loop_v4(false)?;
