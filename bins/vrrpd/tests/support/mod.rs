@@ -1,5 +1,6 @@
 //! Helpers for tests that run real `vrrpd` daemons in a `vrrp-lab` lab.
-#![allow(dead_code)]
+// Test support: a failed unwrap here is a failed test, not a crash on input.
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::net::IpAddr;
 use std::path::PathBuf;
