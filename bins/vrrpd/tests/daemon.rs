@@ -5,6 +5,9 @@
 //! Each test builds its own lab (bridge + hosts in namespaces, documentation addresses only)
 //! and tears it down on drop, also on failure. Adverts are 100 ms (v3) except in the v2 test.
 
+// Helpers of these tests unwrap: a failure there is a failed test.
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use std::net::IpAddr;
