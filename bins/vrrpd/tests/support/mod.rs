@@ -1,6 +1,12 @@
 //! Helpers for tests that run real `vrrpd` daemons in a `vrrp-lab` lab.
 // Test support: a failed unwrap here is a failed test, not a crash on input.
-#![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    dead_code,
+    unreachable_pub,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 
 use std::net::IpAddr;
 use std::path::PathBuf;
