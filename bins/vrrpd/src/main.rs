@@ -2,8 +2,11 @@
 //! dispatches; each subcommand lives in its own module.
 
 mod check_config;
+mod control;
 mod decode;
 mod import_keepalived;
+mod run;
+mod status;
 
 use std::process::ExitCode;
 
@@ -20,6 +23,10 @@ struct Cli {
 /// The subcommands. Each variant's arguments and code live in the module of the same name.
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the daemon in the foreground.
+    Run(run::Args),
+    /// Show what a running daemon is doing.
+    Status(status::Args),
     /// Check config files: one file checks that node, several are one cluster.
     CheckConfig(check_config::Args),
     /// Convert a keepalived.conf to vrrpd's TOML (stdout); what is not carried over goes to stderr.
@@ -33,6 +40,8 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
+        Command::Run(args) => run::run(args),
+        Command::Status(args) => status::run(args),
         Command::CheckConfig(args) => check_config::run(args),
         Command::ImportKeepalived(args) => import_keepalived::run(args),
         Command::Decode(args) => decode::run(args),
