@@ -105,6 +105,7 @@ pub(crate) fn probe_spec(name: &str, probe: &Probe, script_user: &str) -> Option
                 }
             },
             min_count: p.min_count as usize,
+            any_namespace: p.any_namespace,
         }),
         C::File(f) => H::File(vrrp_health::FileProbe::new(
             f.path.clone(),
