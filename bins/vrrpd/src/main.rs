@@ -5,6 +5,7 @@ mod check_config;
 mod control;
 mod decode;
 mod import_keepalived;
+mod lab_backend;
 mod packet_report;
 mod run;
 mod status;
@@ -37,6 +38,9 @@ enum Command {
     /// field and the result of every receive check (exit 0 valid, 1 a check failed, 2 bad
     /// argument).
     Decode(decode::DecodeArgs),
+    /// A stand-in for Nginx in labs (vrrpd demo, tests): answers /nginx_health and /.
+    #[command(hide = true)]
+    LabBackend(lab_backend::Args),
     /// Live decode of the VRRP packets on an interface, each receive check named, and which
     /// router is master per VRID (needs CAP_NET_RAW).
     Watch(watch::Args),
@@ -50,6 +54,7 @@ fn main() -> ExitCode {
         Command::CheckConfig(args) => check_config::run(args),
         Command::ImportKeepalived(args) => import_keepalived::run(args),
         Command::Decode(args) => decode::run(args),
+        Command::LabBackend(args) => lab_backend::run(args),
         Command::Watch(args) => watch::run(args),
     };
     match result {

@@ -131,3 +131,31 @@ virtual_ips = ["{vip}"]
 "#
     )
 }
+
+/// Starts the lab's stand-in for Nginx (`vrrpd lab-backend`, process name `nginx`) on port 80
+/// of `host`, answering `GET /` with `label`.
+pub fn start_backend(host: &Host, label: &str) -> ChildGuard {
+    let child = host
+        .spawn(&[
+            vrrpd(),
+            "lab-backend",
+            "--listen",
+            "0.0.0.0:80",
+            "--name",
+            "nginx",
+            "--label",
+            label,
+        ])
+        .unwrap();
+    let ok = wait_until(Duration::from_secs(5), || {
+        host.output(&["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/80"])
+            .is_ok_and(|o| o.status.success())
+    });
+    assert!(
+        ok,
+        "the backend on host {} did not start:\n{}",
+        host.number(),
+        child.log()
+    );
+    child
+}
