@@ -391,3 +391,35 @@ fn without_root_it_says_what_it_needs_and_exits_2() {
     assert!(stderr.contains("network namespaces"), "{stderr}");
     assert!(out.stdout.is_empty());
 }
+
+/// The README's Quick start is exactly the demo and the test command, and CI runs that test
+/// command.
+#[test]
+fn readme_quick_start_is_the_demo_then_the_tests_and_ci_runs_the_tests() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let section = readme
+        .split("\n## ")
+        .find(|s| s.starts_with("Quick start"))
+        .expect("a Quick start section");
+    let mut commands = Vec::new();
+    let mut in_code = false;
+    for line in section.lines() {
+        if line.starts_with("```") {
+            in_code = !in_code;
+        } else if in_code && !line.trim().is_empty() {
+            commands.push(line.trim());
+        }
+    }
+    assert_eq!(
+        commands,
+        ["cargo run --release -p vrrpd -- demo", "cargo test --workspace"]
+    );
+    assert!(section.contains("as root") || section.contains("As root"));
+    let ci = std::fs::read_to_string(root.join(".ci/run")).unwrap();
+    assert!(
+        ci.lines().any(|l| l.trim() == commands[1]),
+        ".ci/run does not run `{}`",
+        commands[1]
+    );
+}
