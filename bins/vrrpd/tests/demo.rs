@@ -413,7 +413,10 @@ fn readme_quick_start_is_the_demo_then_the_tests_and_ci_runs_the_tests() {
     }
     assert_eq!(
         commands,
-        ["cargo run --release -p vrrpd -- demo", "cargo test --workspace"]
+        [
+            "cargo run --release -p vrrpd -- demo",
+            "cargo test --workspace"
+        ]
     );
     assert!(section.contains("as root") || section.contains("As root"));
     let ci = std::fs::read_to_string(root.join(".ci/run")).unwrap();
