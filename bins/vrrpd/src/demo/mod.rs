@@ -926,7 +926,8 @@ impl Bench<'_> {
                 notes.push(format!(
                     "the client saw no failure only because host 1's Nginx kept answering on \
                      the VIP the killed daemon left behind; had the whole host died, clients \
-                     would have waited about {} (the backup's Master_Down_Interval)",
+                     would have seen about {} of outage: the backup's Master_Down_Interval, \
+                     counted from the master's last advert",
                     report::duration(moved)
                 ));
             }
