@@ -218,8 +218,10 @@ fn ctrl_c_tears_the_lab_down() {
     if !require_root() {
         return;
     }
+    let logs = std::env::temp_dir().join(format!("vrrpd-demo-logs-{}", std::process::id()));
     let mut child = Command::new(vrrpd())
-        .arg("demo")
+        .args(["demo", "--interval", "20ms", "--keep-logs"])
+        .arg(&logs)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -250,7 +252,8 @@ fn ctrl_c_tears_the_lab_down() {
             }
         }
     }
-    std::thread::sleep(Duration::from_millis(300));
+    // Into the first scenarios (the lab is ready about half a second after the daemons start).
+    std::thread::sleep(Duration::from_millis(1000));
     rustix::process::kill_process(
         rustix::process::Pid::from_child(&child),
         rustix::process::Signal::INT,
@@ -260,6 +263,19 @@ fn ctrl_c_tears_the_lab_down() {
     assert_eq!(out.status.code(), Some(130), "{:?}", out.status.signal());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("interrupted"), "{stderr}");
+    // --keep-logs kept the lab's files, also on the way out after a signal.
+    let kept: Vec<String> = std::fs::read_dir(logs.join("vrrpd"))
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    let _ = std::fs::remove_dir_all(&logs);
+    assert!(
+        kept.iter().any(|f| f == "vrrpd-1.toml") && kept.iter().any(|f| f.ends_with(".log")),
+        "{kept:?}"
+    );
     assert_nothing_left(pid, &children);
 }
 

@@ -262,6 +262,8 @@ fn a_firewall_that_drops_vrrp_makes_two_masters_and_the_guide_s_rule_fixes_it() 
         holders(&lab, vip())
     );
     assert_eq!(d2.state(), "MASTER");
+    // The VRRP socket never saw the master's adverts: the firewall dropped them first.
+    assert_eq!(d2.counter("adverts_received"), 0);
 
     // The guide's rule: nft add rule inet filter input meta l4proto 112 accept
     let out = sh(h2, "nft add rule inet filter input meta l4proto 112 accept");
