@@ -330,8 +330,8 @@ impl Node {
         }
         let live = || members.iter().filter_map(|m| self.routers[m.0].as_ref());
         let any_wants = live().any(VirtualRouter::wants_master);
-        let all_ready =
-            live().all(|r| r.wants_master() || matches!(r.state(), State::Master | State::Initialize));
+        let all_ready = live()
+            .all(|r| r.wants_master() || matches!(r.state(), State::Master | State::Initialize));
         if any_wants && all_ready {
             for m in &members {
                 if let Some(r) = self.routers[m.0].as_mut() {

@@ -817,6 +817,20 @@ impl<N: NetlinkOps + 'static> Driver<N> {
             .handle_command_all(clock::now(), Command::Shutdown);
         self.drain().await;
         self.teardown().await;
+        // The STOP scripts (and any still queued) run before we return, within
+        // notify_timeout: a stopping daemon must not cut them off.
+        let deadline = tokio::time::Instant::now()
+            + self.config.global.notify_timeout
+            + Duration::from_millis(500);
+        let notifiers: Vec<Notifier> = self
+            .instances
+            .iter_mut()
+            .filter_map(|i| i.notifier.take())
+            .chain(self.groups.iter_mut().filter_map(|g| g.notifier.take()))
+            .collect();
+        for n in notifiers {
+            n.finish(deadline).await;
+        }
     }
 
     async fn teardown(&mut self) {
