@@ -261,3 +261,198 @@ fn systemd_notify_ready_status_watchdog_reload_and_stopping() {
     assert!(exit.is_some_and(|s| s.success()), "{exit:?}");
     assert!(holders(&lab, ip("192.0.2.100")).is_empty());
 }
+
+/// The capabilities of packaging/vrrpd.service, in setpriv's syntax (`-all,+net_admin,...`).
+fn unit_capabilities() -> Vec<String> {
+    let unit = std::fs::read_to_string(format!(
+        "{}/../../packaging/vrrpd.service",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    for needed in [
+        "Type=notify",
+        "WatchdogSec=",
+        "ExecReload=/bin/kill -HUP $MAINPID",
+        "NoNewPrivileges=yes",
+    ] {
+        assert!(
+            unit.lines().any(|l| l.starts_with(needed)),
+            "unit lacks {needed}"
+        );
+    }
+    let line = unit
+        .lines()
+        .find_map(|l| l.strip_prefix("CapabilityBoundingSet="))
+        .unwrap();
+    line.split_whitespace()
+        .map(|c| c.trim_start_matches("CAP_").to_lowercase())
+        .collect()
+}
+
+fn bounding_set(caps: &[String]) -> String {
+    let mut set = "-all".to_owned();
+    for c in caps {
+        set.push_str(",+");
+        set.push_str(c);
+    }
+    set
+}
+
+/// Processes in `host` whose command line contains `needle`.
+fn processes_with(host: &vrrp_lab::Host, needle: &str) -> usize {
+    let out = std::process::Command::new("ip")
+        .args(["netns", "pids", host.namespace()])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+                .is_ok_and(|c| c.contains(needle))
+        })
+        .count()
+}
+
+#[test]
+fn the_unit_files_capabilities_are_enough_and_each_one_is_needed() {
+    if !require_root() {
+        return;
+    }
+    let caps = unit_capabilities();
+    assert_eq!(caps, ["net_admin", "net_raw", "setuid", "setgid", "kill"]);
+    let lab = Lab::new(1).unwrap();
+    let h1 = lab.host(1).unwrap();
+    let script = lab.dir().join("whoami.sh");
+    let log = lab.dir().join("whoami.log");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\necho \"$(id -un) $1\" >> {}\n", log.display()),
+    )
+    .unwrap();
+    std::fs::write(&log, "").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&log, std::fs::Permissions::from_mode(0o666)).unwrap();
+    // Everything that needs a privilege: a VMAC (and its parent's ARP sysctls), raw sockets,
+    // a notify script and an exec probe run as nobody, the probe killed at each timeout.
+    let cfg = instance(
+        51,
+        100,
+        "100ms",
+        "192.0.2.100/24",
+        &format!(
+            "use_vmac = true\nnotify_master = \"{} master\"\ntrack = [\"hang\"]\n\n\
+             [probe.hang]\nkind = \"exec\"\ncommand = \"/bin/sleep 3601\"\ninterval = \"200ms\"\n\
+             timeout = \"100ms\"\nweight = -10\n",
+            script.display()
+        ),
+    );
+    let wrapped = |set: &str| -> Vec<String> {
+        ["setpriv", "--nnp", "--bounding-set", set]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    };
+    let run = |set: &str| {
+        let prefix = wrapped(set);
+        let prefix: Vec<&str> = prefix.iter().map(String::as_str).collect();
+        Daemon::start_wrapped(&lab, h1, &cfg, &prefix)
+    };
+
+    // The unit's set: all of it works.
+    let mut d = run(&bounding_set(&caps));
+    assert!(
+        wait_until(Duration::from_secs(3), || h1
+            .has_address(ip("192.0.2.100"))
+            .unwrap()),
+        "{}",
+        d.child.log()
+    );
+    assert_eq!(h1.addresses("vrrp4.51").unwrap().len(), 1);
+    assert!(
+        wait_until(Duration::from_secs(2), || std::fs::read_to_string(&log)
+            .unwrap()
+            .contains("nobody master")),
+        "the notify script did not run as nobody\n{}",
+        d.child.log()
+    );
+    std::thread::sleep(Duration::from_millis(1200));
+    let sleeping = processes_with(h1, "sleep 3601");
+    assert!(sleeping <= 1, "{sleeping} probe processes left running");
+    assert_eq!(
+        d.instance("VI_1")["probes"][0]["last_result"],
+        "timeout",
+        "{}",
+        d.child.log()
+    );
+    assert!(!d.child.log().contains("could not set arp_ignore"));
+    d.child.terminate().unwrap();
+    let exit = d.child.wait_timeout(Duration::from_secs(5)).unwrap();
+    assert!(exit.is_some_and(|s| s.success()), "{}", d.child.log());
+    assert!(h1.addresses("vrrp4.51").is_err(), "the VMAC should be gone");
+    drop(d);
+
+    // Without CAP_KILL, timed-out probes cannot be killed: they pile up.
+    let without = |cap: &str| {
+        let rest: Vec<String> = caps.iter().filter(|c| *c != cap).cloned().collect();
+        bounding_set(&rest)
+    };
+    let d = run(&without("kill"));
+    std::thread::sleep(Duration::from_millis(1500));
+    let sleeping = processes_with(h1, "sleep 3601");
+    assert!(
+        sleeping >= 3,
+        "only {sleeping} probe processes without CAP_KILL"
+    );
+    drop(d);
+    // The orphaned probe processes (ours, in the lab host) go before the next run.
+    for pid in String::from_utf8_lossy(
+        &std::process::Command::new("ip")
+            .args(["netns", "pids", h1.namespace()])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .split_whitespace()
+    {
+        let _ = std::process::Command::new("kill")
+            .args(["-9", pid])
+            .status();
+    }
+
+    // Without CAP_SETUID, scripts cannot switch to nobody: they do not run.
+    std::fs::write(&log, "").unwrap();
+    let d = run(&without("setuid"));
+    assert!(wait_until(Duration::from_secs(3), || h1
+        .has_address(ip("192.0.2.100"))
+        .unwrap()));
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(std::fs::read_to_string(&log).unwrap(), "");
+    assert!(
+        d.child.log().contains("notify script failed"),
+        "{}",
+        d.child.log()
+    );
+    drop(d);
+
+    // Without CAP_NET_RAW the daemon cannot open its sockets and does not start.
+    let prefix = wrapped(&without("net_raw"));
+    let mut argv: Vec<&str> = prefix.iter().map(String::as_str).collect();
+    let config = lab.dir().join("vrrpd-1.toml");
+    let config = config.to_str().unwrap();
+    let socket = lab.dir().join("noraw.sock");
+    let socket = socket.to_str().unwrap();
+    argv.extend_from_slice(&[
+        support::vrrpd(),
+        "run",
+        "--config",
+        config,
+        "--socket",
+        socket,
+    ]);
+    let mut child = h1.spawn(&argv).unwrap();
+    let exit = child.wait_timeout(Duration::from_secs(5)).unwrap();
+    assert!(exit.is_some_and(|s| !s.success()), "{exit:?}");
+    assert!(child.log().contains("socket"), "{}", child.log());
+}

@@ -36,12 +36,19 @@ impl<'l> Daemon<'l> {
     /// [`Daemon::start`] with extra environment variables (`NAME=value`), e.g. systemd's
     /// `NOTIFY_SOCKET`.
     pub fn start_env(lab: &Lab, host: &'l Host, toml: &str, env: &[&str]) -> Daemon<'l> {
+        let mut prefix = vec!["env"];
+        prefix.extend_from_slice(env);
+        Self::start_wrapped(lab, host, toml, &prefix)
+    }
+
+    /// [`Daemon::start`] under a wrapper command (`prefix` then vrrpd's argv), e.g. `setpriv`
+    /// with a capability bounding set.
+    pub fn start_wrapped(lab: &Lab, host: &'l Host, toml: &str, prefix: &[&str]) -> Daemon<'l> {
         let n = host.number();
         let config = lab.dir().join(format!("vrrpd-{n}.toml"));
         let socket = lab.dir().join(format!("vrrpd-{n}.sock"));
         std::fs::write(&config, toml).unwrap();
-        let mut argv = vec!["env"];
-        argv.extend_from_slice(env);
+        let mut argv = prefix.to_vec();
         argv.extend_from_slice(&[
             vrrpd(),
             "run",
