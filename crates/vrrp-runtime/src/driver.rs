@@ -407,6 +407,20 @@ impl<N: NetlinkOps + 'static> Driver<N> {
         for id in &started {
             self.node.handle_command(now, *id, Command::Startup);
         }
+        // What failed to start is not in force: leave it out of the configuration we record,
+        // so that the next reload of the same file tries it again (and re-forms its group).
+        let mut new = new;
+        for failure in &report.failed {
+            if let Some(name) = failure.what.strip_prefix("instance ") {
+                new.instances.retain(|i| i.name != name);
+                new.sync_groups
+                    .retain(|g| !g.instances.iter().any(|m| m == name));
+            } else if let Some(name) = failure.what.strip_prefix("probe ") {
+                new.probes.remove(name);
+            } else if let Some(name) = failure.what.strip_prefix("sync group ") {
+                new.sync_groups.retain(|g| g.name != name);
+            }
+        }
         self.config = new;
         self.drop_idle_receivers();
         self.drain().await;
