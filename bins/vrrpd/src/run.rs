@@ -67,6 +67,11 @@ async fn daemon(
     config_path: PathBuf,
     socket_from_cli: bool,
 ) -> anyhow::Result<ExitCode> {
+    // Handlers first: a SIGHUP (reload) or SIGTERM arriving while we start must not kill us
+    // with the default action; they are acted on once the start is done.
+    let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
+    let mut hup = signal(SignalKind::hangup()).context("SIGHUP handler")?;
     // The metrics port first: a port in use fails the start before any network change.
     let metrics_listener = match loaded.config.global.metrics {
         Some(addr) => Some(MetricsServer::bind(addr).await?),
@@ -107,9 +112,6 @@ async fn daemon(
     tracing::info!(config = %running.config_path.display(), socket = %socket.display(), "vrrpd running");
     // Every instance has been started: the service is up.
     systemd::ready(&current_status_line(&handle).await);
-    let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
-    let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
-    let mut hup = signal(SignalKind::hangup()).context("SIGHUP handler")?;
     loop {
         tokio::select! {
             _ = term.recv() => { tracing::info!("SIGTERM: handing over"); break; }

@@ -42,6 +42,17 @@
 //! });
 //! // The embedder's own health logic can lower the priority or force FAULT:
 //! handle.set_priority_offset("VI_1", -20).await?;
+//! // A new configuration: unchanged instances are not touched, the report says what changed.
+//! let report = handle.reload(vrrp_config::LoadedConfig::parse("inline", r#"
+//!     [[instance]]
+//!     name = "VI_1"
+//!     interface = "eth0"
+//!     vrid = 51
+//!     priority = 150
+//!     advert_interval = "100ms"
+//!     virtual_ips = ["192.0.2.100/24"]
+//! "#)?.config).await?;
+//! println!("{report}"); // instances: 0 unchanged, 1 re-applied (VI_1), 0 added, 0 removed; ...
 //! println!("{}", serde_json::to_string(&handle.status().await?)?);
 //! handle.shutdown().await; // VIPs removed, priority-0 advert sent
 //! # Ok(()) }
