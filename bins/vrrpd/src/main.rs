@@ -7,9 +7,12 @@ mod decode;
 mod demo;
 mod import_keepalived;
 mod lab_backend;
+mod metrics;
 mod packet_report;
+mod reload;
 mod run;
 mod status;
+mod systemd;
 mod watch;
 
 use std::process::ExitCode;
@@ -31,6 +34,8 @@ enum Command {
     Run(run::Args),
     /// Show what a running daemon is doing.
     Status(status::Args),
+    /// Have a running daemon re-read its configuration file (like SIGHUP); exit 1 if refused.
+    Reload(reload::Args),
     /// Check config files: one file checks that node, several are one cluster.
     CheckConfig(check_config::Args),
     /// Convert a keepalived.conf to vrrpd's TOML (stdout); what is not carried over goes to stderr.
@@ -55,6 +60,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Run(args) => run::run(args),
         Command::Status(args) => status::run(args),
+        Command::Reload(args) => reload::run(args),
         Command::CheckConfig(args) => check_config::run(args),
         Command::ImportKeepalived(args) => import_keepalived::run(args),
         Command::Decode(args) => decode::run(args),

@@ -2,7 +2,11 @@
 //!
 //! Logs state changes with their reasons through tracing on stderr (`RUST_LOG` filters, default
 //! `info`). SIGTERM / SIGINT: graceful handover (VIPs removed, priority-0 advert) and exit 0.
-//! SIGHUP (or `vrrpd reload`): re-read the configuration.
+//! SIGHUP (or `vrrpd reload`): re-read the configuration file; an invalid one changes nothing
+//! and its errors are logged as `FILE:LINE:COL: message` (and returned to `vrrpd reload`);
+//! otherwise [`RuntimeHandle::reload`] applies it, leaving unchanged instances alone.
+//! `[global] metrics`: Prometheus metrics ([`crate::metrics`]). Under systemd: `Type=notify`
+//! readiness, status, reload and stop notifications and the watchdog ([`crate::systemd`]).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -10,9 +14,12 @@ use std::process::ExitCode;
 use anyhow::Context;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
-use vrrp_config::LoadedConfig;
+use vrrp_config::{Global, LoadedConfig};
+use vrrp_runtime::{RuntimeHandle, StartOptions};
 
 use crate::control::{self, ControlRequest};
+use crate::metrics::MetricsServer;
+use crate::systemd;
 
 /// Arguments of `vrrpd run`.
 #[derive(Debug, clap::Args)]
@@ -46,18 +53,47 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("starting the tokio runtime")?;
-    runtime.block_on(daemon(loaded, socket, args.config.clone()))
+    runtime.block_on(daemon(
+        loaded,
+        socket,
+        args.config.clone(),
+        args.socket.is_some(),
+    ))
 }
 
 async fn daemon(
     loaded: LoadedConfig,
     socket: PathBuf,
     config_path: PathBuf,
+    socket_from_cli: bool,
 ) -> anyhow::Result<ExitCode> {
+    // Handlers first: a SIGHUP (reload) or SIGTERM arriving while we start must not kill us
+    // with the default action; they are acted on once the start is done.
+    let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
+    let mut hup = signal(SignalKind::hangup()).context("SIGHUP handler")?;
+    // The metrics port first: a port in use fails the start before any network change.
+    let metrics_listener = match loaded.config.global.metrics {
+        Some(addr) => Some(MetricsServer::bind(addr).await?),
+        None => None,
+    };
     let netlink = vrrp_netlink::RtNetlink::new().context("opening rtnetlink")?;
-    let handle = vrrp_runtime::start(loaded.config, netlink)
+    let mut options = StartOptions::new();
+    if let Some(period) = systemd::watchdog_period() {
+        tracing::info!(
+            period_ms = period.as_millis() as u64,
+            "systemd watchdog: pinged from the event loop"
+        );
+        options = options.heartbeat(period, systemd::pet_watchdog);
+    }
+    let global = loaded.config.global.clone();
+    let handle = vrrp_runtime::start_with(loaded.config, netlink, options)
         .await
         .context("starting")?;
+    let metrics = match metrics_listener {
+        Some(listener) => Some(MetricsServer::serve(listener, handle.clone())?),
+        None => None,
+    };
     let (control_tx, mut control_rx) = mpsc::channel(4);
     let _control = match control::serve(&socket, handle.clone(), control_tx).await {
         Ok(c) => Some(c),
@@ -66,31 +102,134 @@ async fn daemon(
             return Err(e);
         }
     };
-    tracing::info!(config = %config_path.display(), socket = %socket.display(), "vrrpd running");
-    let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
-    let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
-    let mut hup = signal(SignalKind::hangup()).context("SIGHUP handler")?;
+    let mut running = Running {
+        config_path,
+        global,
+        metrics,
+        socket_from_cli,
+    };
+    let mut changes = handle.subscribe();
+    tracing::info!(config = %running.config_path.display(), socket = %socket.display(), "vrrpd running");
+    // Every instance has been started: the service is up.
+    systemd::ready(&current_status_line(&handle).await);
     loop {
         tokio::select! {
             _ = term.recv() => { tracing::info!("SIGTERM: handing over"); break; }
             _ = int.recv() => { tracing::info!("SIGINT: handing over"); break; }
             _ = hup.recv() => {
-                tracing::warn!("SIGHUP: reload is not implemented yet; nothing changed");
+                tracing::info!(config = %running.config_path.display(), "SIGHUP: reloading");
+                let _ = reload(&mut running, &handle).await;
             }
             Some(request) = control_rx.recv() => match request {
                 ControlRequest::Reload(reply) => {
-                    let _ = reply.send(Err("reload is not implemented yet; nothing changed".into()));
+                    tracing::info!(config = %running.config_path.display(), "reload requested");
+                    let _ = reply.send(reload(&mut running, &handle).await);
                 }
             },
+            Ok(_) = changes.recv() => systemd::status(&current_status_line(&handle).await),
             () = handle.stopped() => {
                 tracing::error!("the runtime stopped on its own");
                 return Ok(ExitCode::from(1));
             }
         }
     }
+    systemd::stopping();
     handle.shutdown().await;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// What the daemon keeps between reloads besides the runtime.
+struct Running {
+    config_path: PathBuf,
+    /// The `[global]` table in force.
+    global: Global,
+    metrics: Option<MetricsServer>,
+    /// Whether `--socket` was given (then `status_socket` in the file does not matter).
+    socket_from_cli: bool,
+}
+
+/// Re-reads the configuration file and moves the runtime to it. `Ok` with a summary when the
+/// new configuration is in force; `Err` with the reasons when it was refused (nothing
+/// changed) or part of it could not start.
+async fn reload(running: &mut Running, handle: &RuntimeHandle) -> Result<String, String> {
+    systemd::reloading();
+    let result = reload_config(running, handle).await;
+    match &result {
+        Ok(message) => tracing::info!("{message}"),
+        Err(message) => {
+            for line in message.lines() {
+                tracing::error!("{line}");
+            }
+        }
+    }
+    systemd::ready(&current_status_line(handle).await);
+    result
+}
+
+async fn reload_config(running: &mut Running, handle: &RuntimeHandle) -> Result<String, String> {
+    let refused = |why: String| format!("reload refused, nothing changed:\n{why}");
+    let loaded =
+        LoadedConfig::from_file(&running.config_path).map_err(|e| refused(e.to_string()))?;
+    for w in loaded.warnings(None) {
+        tracing::warn!("{w}");
+    }
+    let new_global = loaded.config.global.clone();
+    // A new metrics address is bound before anything changes, so a port in use refuses the
+    // whole reload.
+    let metrics_moves = new_global.metrics != running.global.metrics;
+    let listener = match new_global.metrics.filter(|_| metrics_moves) {
+        Some(addr) => Some(
+            MetricsServer::bind(addr)
+                .await
+                .map_err(|e| refused(format!("{e:#}")))?,
+        ),
+        None => None,
+    };
+    let report = handle
+        .reload(loaded.config)
+        .await
+        .map_err(|e| refused(error_chain(&e)))?;
+    if metrics_moves {
+        running.metrics = None;
+        if let Some(listener) = listener {
+            match MetricsServer::serve(listener, handle.clone()) {
+                Ok(server) => running.metrics = Some(server),
+                Err(e) => tracing::error!("{e:#}"),
+            }
+        }
+    }
+    if new_global.status_socket != running.global.status_socket && !running.socket_from_cli {
+        tracing::warn!(
+            socket = %new_global.status_socket.display(),
+            "status_socket changed: it takes effect at the next start"
+        );
+    }
+    running.global = new_global;
+    if report.failed.is_empty() {
+        Ok(format!("reloaded: {report}"))
+    } else {
+        Err(format!("reloaded, with failures: {report}"))
+    }
+}
+
+async fn current_status_line(handle: &RuntimeHandle) -> String {
+    match handle.status().await {
+        Ok(status) => systemd::status_line(&status),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// An error and its sources, as one line.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
 }
 
 fn init_logging() {

@@ -958,3 +958,155 @@ fn sync_group_member_faulted_before_startup_holds_the_group_in_fault() {
         Err(ConfigError::UnknownRouter(9))
     ));
 }
+
+// ----- Node: removing routers (reload) ----------------------------------------------------
+
+/// Two ungrouped routers (VRID 51 and 52), both master.
+fn two_masters(t: Instant) -> (Node, RouterId, RouterId, Instant) {
+    let mut n = Node::new();
+    let a = n.add_router(v3(11, 100)).unwrap();
+    let mut c = v3(11, 100);
+    c.vrid = 52;
+    c.virtual_addresses = vec![ip("192.0.2.200")];
+    let b = n.add_router(c).unwrap();
+    n.handle_command_all(t, Command::Startup);
+    let fire = n.poll_timeout().unwrap();
+    n.handle_timeout(fire);
+    let _ = drain_node(&mut n);
+    assert_eq!(n.router(a).unwrap().state(), State::Master);
+    assert_eq!(n.router(b).unwrap().state(), State::Master);
+    (n, a, b, fire)
+}
+
+#[test]
+fn removing_a_master_hands_over_and_leaves_the_others_alone() {
+    let t = t0();
+    let (mut n, a, b, fire) = two_masters(t);
+    let b_timer = n.router(b).unwrap().poll_timeout();
+    // RFC 9568 §6.4.3: the removed master removes its VIPs, then sends priority 0.
+    let removed = n.remove_router(fire + ms(10), a).unwrap();
+    assert_eq!(removed.state(), State::Initialize);
+    assert_eq!(removed.stats().priority_zero_sent, 1);
+    assert_eq!(
+        drain_node(&mut n),
+        [
+            "r0: remove vips",
+            "r0: tx prio 0 to 224.0.0.18",
+            "r0: MASTER->INIT shutdown"
+        ]
+    );
+    // The other keeps its id, state and timer; the removed one is gone.
+    assert!(n.router(a).is_none());
+    assert_eq!(n.router(b).unwrap().state(), State::Master);
+    assert_eq!(n.router(b).unwrap().poll_timeout(), b_timer);
+    assert_eq!(n.poll_timeout(), b_timer);
+    assert_eq!(n.routers().map(|(id, _)| id).collect::<Vec<_>>(), [b]);
+    // Its VRID is no longer demultiplexed: a peer's advert for it is an unknown VRID.
+    let adv = Adv::v3(12, 100);
+    n.handle_packet(fire + ms(20), adv.meta(), &adv.bytes());
+    assert_eq!(drain_node(&mut n), ["node: discard vrid_errors"]);
+    assert_eq!(n.stats().vrid_errors, 1);
+    // Removing it again is an error; the next router added takes the free id.
+    assert!(matches!(
+        n.remove_router(fire, a),
+        Err(ConfigError::UnknownRouter(0))
+    ));
+    assert_eq!(n.add_router(v3(11, 150)).unwrap(), a);
+    assert_eq!(n.router(a).unwrap().state(), State::Initialize);
+    assert_eq!(n.router(a).unwrap().priority(), 150);
+    let mut c = v3(11, 100);
+    c.vrid = 53;
+    assert_eq!(n.add_router(c).unwrap(), RouterId(2));
+}
+
+#[test]
+fn removing_a_backup_is_silent() {
+    let t = t0();
+    let mut n = Node::new();
+    let a = n.add_router(v3(11, 100)).unwrap();
+    n.handle_command_all(t, Command::Startup);
+    let _ = drain_node(&mut n);
+    // RFC 9568 §6.4.2: Shutdown in Backup cancels the Master_Down_Timer, sends nothing.
+    n.remove_router(t + ms(10), a).unwrap();
+    assert_eq!(drain_node(&mut n), ["r0: BACKUP->INIT shutdown"]);
+    assert_eq!(n.poll_timeout(), None);
+    assert_eq!(n.routers().count(), 0);
+}
+
+#[test]
+fn stopping_one_sync_group_member_does_not_move_the_others() {
+    let t = t0();
+    let (mut n, a, b) = group_node(t);
+    let fire = n.poll_timeout().unwrap();
+    n.handle_timeout(fire);
+    let _ = drain_node(&mut n);
+    n.handle_command(fire + ms(10), a, Command::Shutdown);
+    assert_eq!(
+        drain_node(&mut n),
+        [
+            "r0: remove vips",
+            "r0: tx prio 0 to 224.0.0.18",
+            "r0: MASTER->INIT shutdown"
+        ]
+    );
+    assert_eq!(n.router(b).unwrap().state(), State::Master);
+    // Stopping the whole node: every master sends its own priority-0 advert.
+    n.handle_command_all(fire + ms(20), Command::Shutdown);
+    assert_eq!(
+        drain_node(&mut n),
+        [
+            "r1: remove vips",
+            "r1: tx prio 0 to 224.0.0.18",
+            "r1: MASTER->INIT shutdown"
+        ]
+    );
+}
+
+#[test]
+fn removing_the_faulted_sync_group_member_lets_the_others_recover() {
+    let t = t0();
+    let (mut n, a, b) = group_node(t);
+    n.handle_command(t + ms(10), b, Command::SetFault(true));
+    let _ = drain_node(&mut n);
+    assert_eq!(n.router(a).unwrap().state(), State::Fault);
+    n.remove_router(t + ms(20), b).unwrap();
+    assert_eq!(
+        drain_node(&mut n),
+        ["r1: FAULT->INIT shutdown", "r0: FAULT->BACKUP sync_group"]
+    );
+    // The group's slot is reusable, and its remaining member can be regrouped only once.
+    assert!(matches!(
+        n.add_sync_group(&[a]),
+        Err(ConfigError::AlreadyGrouped(0))
+    ));
+    assert!(matches!(
+        n.add_sync_group(&[b]),
+        Err(ConfigError::UnknownRouter(1))
+    ));
+}
+
+#[test]
+fn removing_the_member_a_held_backup_waited_for_releases_it() {
+    let t = t0();
+    let (mut n, a, b) = group_node(t);
+    // r1 keeps hearing a master; r0's Master_Down_Timer fires but it waits for r1.
+    let mut adv = Adv::v3(12, 200);
+    adv.vrid = 52;
+    adv.addresses = vec![ip("192.0.2.200")];
+    n.handle_packet(t + ms(3000), adv.meta(), &adv.bytes());
+    let fire = n.poll_timeout().unwrap();
+    n.handle_timeout(fire);
+    assert_eq!(drain_node(&mut n), Vec::<String>::new());
+    assert_eq!(n.router(a).unwrap().state(), State::Backup);
+    n.remove_router(fire + ms(1), b).unwrap();
+    assert_eq!(
+        drain_node(&mut n),
+        [
+            "r1: BACKUP->INIT shutdown",
+            "r0: add vips accept=false",
+            "r0: tx prio 100 to 224.0.0.18",
+            "r0: announce",
+            "r0: BACKUP->MASTER master_down_timer"
+        ]
+    );
+}

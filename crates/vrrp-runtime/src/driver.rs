@@ -9,13 +9,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::{broadcast, mpsc, oneshot};
-use vrrp_config::{Config, Instance};
+use vrrp_config::{Config, Instance, SyncGroup};
 use vrrp_election::{
-    Action, Command, Event, InterfaceId, Node, NodeOutput, Output, Reason, RouterId, RxMeta, State,
-    Transmit,
+    Action, Command, Event, InterfaceId, Node, NodeOutput, Output, Reason, RouterConfig, RouterId,
+    RxMeta, State, Transmit,
 };
 use vrrp_health::{HealthSet, ProbeEvent, ProbeEvents, ProbeResult, ProbeRunner};
-use vrrp_netlink::{Announcer, ArpFluxGuard, IpNet, Mac, NetEvent, NetlinkOps, Vmac};
+use vrrp_netlink::{
+    AddressInfo, Announcer, ArpFluxGuard, IpNet, LinkInfo, Mac, NetEvent, NetlinkOps, Vmac,
+};
 use vrrp_packet::AddressFamily;
 
 use crate::announce::{AnnouncePolicy, AnnounceSchedule};
@@ -23,6 +25,7 @@ use crate::clock::{self, WallClock};
 use crate::convert;
 use crate::error::RuntimeError;
 use crate::notify::{Notifier, NotifyState, Subject};
+use crate::reload::{self, Failure, ReloadReport};
 use crate::socket::{RECV_BUFFER_LEN, VrrpReceiver, VrrpSender};
 use crate::status::{InstanceStatus, ProbeView, Status, Transition};
 use crate::{StateEvent, StateEventKind};
@@ -49,6 +52,10 @@ pub(crate) enum Request {
         reply: oneshot::Sender<Result<(), RuntimeError>>,
     },
     Shutdown(oneshot::Sender<()>),
+    Reload {
+        config: Box<Config>,
+        reply: oneshot::Sender<Result<ReloadReport, RuntimeError>>,
+    },
 }
 
 /// Everything the runtime keeps per instance besides the engine's router.
@@ -59,6 +66,8 @@ struct InstanceRt {
     parent: u32,
     /// The interface the VIPs go on and announcements leave from (the VMAC, or `parent`).
     vip_ifindex: u32,
+    /// The address adverts leave from.
+    primary: IpAddr,
     /// The MAC announcements carry.
     mac: Mac,
     sender: Arc<VrrpSender>,
@@ -69,35 +78,60 @@ struct InstanceRt {
     external_offset: i16,
     external_fault: bool,
     last_transition: Option<(State, State, Reason, Instant)>,
+    /// Transitions so far, by the state entered (kept across a reload that re-applies it).
+    transitions: BTreeMap<&'static str, u64>,
     notifier: Option<Notifier>,
+    /// Index in `Driver::groups`.
     group: Option<usize>,
     /// The engine-level family.
     family: AddressFamily,
 }
 
 struct GroupRt {
-    name: String,
+    cfg: SyncGroup,
+    /// Indices in `Driver::instances`.
     members: Vec<usize>,
     notifier: Option<Notifier>,
     /// The state last notified for the group.
     notified: Option<NotifyState>,
 }
 
+/// A callback the event loop itself calls at a fixed period (the systemd watchdog): a loop
+/// that is stuck stops calling it.
+pub struct Heartbeat {
+    /// The period.
+    pub every: Duration,
+    /// Called from the loop every `every`.
+    pub beat: Box<dyn FnMut() + Send>,
+}
+
+impl std::fmt::Debug for Heartbeat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Heartbeat")
+            .field("every", &self.every)
+            .finish_non_exhaustive()
+    }
+}
+
 /// The event loop's state.
 pub(crate) struct Driver<N: NetlinkOps + 'static> {
     netlink: Arc<N>,
     node: Node,
+    /// The configuration in force.
+    config: Config,
+    /// In configuration order.
     instances: Vec<InstanceRt>,
     groups: Vec<GroupRt>,
-    router_id: Option<String>,
-    announce: AnnounceSchedule<usize>,
+    announce: AnnounceSchedule<RouterId>,
     probes: ProbeRunner,
     probe_kinds: BTreeMap<String, &'static str>,
     /// Interface probes: probe name → the interface it watches.
     probe_ifaces: BTreeMap<String, String>,
     wall: WallClock,
     events: broadcast::Sender<StateEvent>,
-    rx_tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// One receive task per (interface, family).
+    receivers: BTreeMap<(u32, AddressFamily), tokio::task::JoinHandle<()>>,
+    packet_tx: mpsc::Sender<RxPacket>,
 }
 
 /// What `start` hands to the loop task.
@@ -106,6 +140,24 @@ pub(crate) struct Channels {
     pub(crate) requests: mpsc::Receiver<Request>,
     pub(crate) probe_events: ProbeEvents,
     pub(crate) net_events: Option<vrrp_netlink::EventStream>,
+    pub(crate) heartbeat: Option<Heartbeat>,
+}
+
+/// An instance checked against the machine, ready to be built.
+struct Resolved {
+    link: LinkInfo,
+    addrs: Vec<AddressInfo>,
+    primary: IpAddr,
+    router_config: RouterConfig,
+}
+
+fn empty_config() -> Config {
+    Config {
+        global: vrrp_config::Global::default(),
+        probes: BTreeMap::new(),
+        instances: Vec::new(),
+        sync_groups: Vec::new(),
+    }
 }
 
 impl<N: NetlinkOps + 'static> Driver<N> {
@@ -117,26 +169,28 @@ impl<N: NetlinkOps + 'static> Driver<N> {
         netlink: N,
         events: broadcast::Sender<StateEvent>,
         requests: mpsc::Receiver<Request>,
+        heartbeat: Option<Heartbeat>,
     ) -> Result<(Self, Channels), RuntimeError> {
         let netlink = Arc::new(netlink);
         let (probes, probe_events) = ProbeRunner::new();
+        let (packet_tx, packets) = mpsc::channel(1024);
         let mut driver = Driver {
             netlink: netlink.clone(),
             node: Node::new(),
+            config: empty_config(),
             instances: Vec::new(),
             groups: Vec::new(),
-            router_id: config.global.router_id.clone(),
             announce: AnnounceSchedule::new(),
             probes,
             probe_kinds: BTreeMap::new(),
             probe_ifaces: BTreeMap::new(),
             wall: WallClock::start(),
             events,
-            rx_tasks: Vec::new(),
+            receivers: BTreeMap::new(),
+            packet_tx,
         };
-        match driver.build(&config).await {
-            Ok(channels) => {
-                let (packets, requests_rx) = channels;
+        match driver.apply(config, true).await {
+            Ok(_) => {
                 let net_events = match netlink.subscribe().await {
                     Ok(s) => Some(s),
                     Err(e) => {
@@ -146,12 +200,11 @@ impl<N: NetlinkOps + 'static> Driver<N> {
                 };
                 let channels = Channels {
                     packets,
-                    requests: requests_rx.unwrap_or(requests),
+                    requests,
                     probe_events,
                     net_events,
+                    heartbeat,
                 };
-                driver.start_routers();
-                driver.drain().await;
                 Ok((driver, channels))
             }
             Err(e) => {
@@ -161,17 +214,254 @@ impl<N: NetlinkOps + 'static> Driver<N> {
         }
     }
 
-    #[allow(clippy::type_complexity)]
-    async fn build(
-        &mut self,
-        config: &Config,
-    ) -> Result<(mpsc::Receiver<RxPacket>, Option<mpsc::Receiver<Request>>), RuntimeError> {
-        let (packet_tx, packet_rx) = mpsc::channel(1024);
-        let mut senders: BTreeMap<(u32, IpAddr), Arc<VrrpSender>> = BTreeMap::new();
-        let mut announcers: BTreeMap<u32, Arc<Announcer>> = BTreeMap::new();
-        let mut receivers: BTreeMap<(u32, AddressFamily), ()> = BTreeMap::new();
+    /// Moves from the configuration in force to `new` (see [`crate::reload`]): checks what
+    /// it can first, without changing anything (interfaces, source addresses, probe and
+    /// engine parameters, duplicate VRIDs), then stops changed and removed instances
+    /// gracefully, restarts changed probes, and starts changed and added instances.
+    /// Unchanged instances are not touched. With `strict` (start-up), any instance that fails
+    /// to start is an error; otherwise it is reported and the others go on.
+    async fn apply(&mut self, new: Config, strict: bool) -> Result<ReloadReport, RuntimeError> {
+        let plan = reload::plan(&self.config, &new);
+        let resolved = self.check(&new, &plan).await?;
+        let now = clock::now();
 
-        for inst in &config.instances {
+        // 1. Hand over and stop the changed and removed instances (their VIPs removed before
+        //    the priority-0 advert; notify STOP), then take them out of the engine.
+        let stopping: Vec<String> = plan.to_stop(&self.config).map(str::to_owned).collect();
+        for name in &stopping {
+            if let Some(inst) = self.instances.iter().find(|i| i.cfg.name == *name) {
+                self.node
+                    .handle_command(now, inst.router, Command::Shutdown);
+            }
+        }
+        self.drain().await;
+        let mut carried: BTreeMap<String, Carried> = BTreeMap::new();
+        for name in &stopping {
+            let Some(idx) = self.instances.iter().position(|i| i.cfg.name == *name) else {
+                continue;
+            };
+            let mut inst = self.instances.remove(idx);
+            self.announce.stop(inst.router);
+            if let Err(e) = self.node.remove_router(clock::now(), inst.router) {
+                tracing::warn!(instance = %name, error = %e, "router already gone");
+            }
+            self.remove_vmac(&mut inst).await;
+            tracing::info!(instance = %name, "instance stopped for reload");
+            carried.insert(
+                name.clone(),
+                Carried {
+                    external_offset: inst.external_offset,
+                    external_fault: inst.external_fault,
+                    transitions: inst.transitions,
+                    last_transition: inst.last_transition,
+                },
+            );
+        }
+        self.reindex_groups();
+        // Removing routers can move the members of their groups; execute that too.
+        self.drain().await;
+        // Groups that no longer exist as they were: their GroupRt goes (the engine dissolved
+        // them as their members left).
+        let keep_groups: Vec<bool> = self
+            .groups
+            .iter()
+            .map(|g| new.sync_groups.contains(&g.cfg) && g.members.len() == g.cfg.instances.len())
+            .collect();
+        let mut keep = keep_groups.into_iter();
+        self.groups.retain(|_| keep.next().unwrap_or(false));
+
+        // 2. Probes.
+        let mut failures: Vec<Failure> = Vec::new();
+        for name in plan.probes_removed.iter().chain(&plan.probes_changed) {
+            self.probes.stop(name);
+            self.probe_kinds.remove(name);
+            self.probe_ifaces.remove(name);
+        }
+        for name in plan.probes_changed.iter().chain(&plan.probes_added) {
+            let Some(probe) = new.probes.get(name) else {
+                continue;
+            };
+            // Checked in `check`.
+            let Some(spec) = convert::probe_spec(name, probe, &new.global.script_user) else {
+                continue;
+            };
+            if let Err(source) = self.probes.spawn(spec) {
+                let e = RuntimeError::Probe {
+                    probe: name.clone(),
+                    source,
+                };
+                if strict {
+                    return Err(e);
+                }
+                tracing::error!(probe = %name, error = %error_chain(&e), "probe could not start");
+                failures.push(Failure {
+                    what: format!("probe {name}"),
+                    error: error_chain(&e),
+                });
+                continue;
+            }
+            self.probe_kinds.insert(name.clone(), probe.kind_name());
+            if let vrrp_config::ProbeKind::Interface(i) = &probe.kind {
+                self.probe_ifaces.insert(name.clone(), i.interface.clone());
+            }
+        }
+
+        // 3. Start the changed and added instances.
+        let mut report = ReloadReport {
+            unchanged: plan.unchanged.clone(),
+            changed: plan.changed.clone(),
+            added: plan.added.clone(),
+            removed: plan.removed.clone(),
+            probes_started: plan.probes_added.clone(),
+            probes_restarted: plan.probes_changed.clone(),
+            probes_stopped: plan.probes_removed.clone(),
+            failed: failures,
+        };
+        let mut started: Vec<RouterId> = Vec::new();
+        for (inst, resolved) in plan.to_start(&new).zip(resolved) {
+            match self.add_instance(inst, &new.global, resolved).await {
+                Ok(mut rt) => {
+                    if let Some(c) = carried.remove(&inst.name) {
+                        rt.external_offset = c.external_offset;
+                        rt.external_fault = c.external_fault;
+                        rt.transitions = c.transitions;
+                        rt.last_transition = c.last_transition;
+                    }
+                    started.push(rt.router);
+                    self.instances.push(rt);
+                }
+                Err(e) if strict => return Err(e),
+                Err(e) => {
+                    tracing::error!(instance = %inst.name, error = %e, "instance could not start");
+                    report.failed.push(Failure {
+                        what: format!("instance {}", inst.name),
+                        error: error_chain(&e),
+                    });
+                }
+            }
+        }
+        // Configuration order, for status and metrics.
+        self.instances.sort_by_key(|i| {
+            new.instances
+                .iter()
+                .position(|c| c.name == i.cfg.name)
+                .unwrap_or(usize::MAX)
+        });
+        self.reindex_groups();
+
+        // 4. New sync groups (their members are all new routers).
+        for group in &new.sync_groups {
+            if self.groups.iter().any(|g| g.cfg == *group) {
+                continue;
+            }
+            let ids: Vec<RouterId> = group
+                .instances
+                .iter()
+                .filter_map(|name| self.instances.iter().find(|i| i.cfg.name == *name))
+                .map(|i| i.router)
+                .collect();
+            if let Err(source) = self.node.add_sync_group(&ids) {
+                let e = RuntimeError::Engine {
+                    instance: group.name.clone(),
+                    source,
+                };
+                if strict {
+                    return Err(e);
+                }
+                tracing::error!(group = %group.name, error = %error_chain(&e), "sync group could not be formed");
+                report.failed.push(Failure {
+                    what: format!("sync group {}", group.name),
+                    error: error_chain(&e),
+                });
+                continue;
+            }
+            self.groups.push(GroupRt {
+                cfg: group.clone(),
+                members: Vec::new(),
+                notifier: Notifier::start(
+                    Subject::Group,
+                    &group.name,
+                    &group.notify,
+                    &new.global.script_user,
+                    new.global.notify_timeout,
+                ),
+                notified: None,
+            });
+        }
+        self.reindex_groups();
+
+        // 5. Health of the new routers: the probes' current contributions, then start them.
+        let now = clock::now();
+        for idx in 0..self.instances.len() {
+            if !started.contains(&self.instances[idx].router) {
+                continue;
+            }
+            let track = self.instances[idx].cfg.track.clone();
+            for probe in track {
+                if let Some(status) = self.probes.status(&probe) {
+                    self.instances[idx].health.track(probe, status.contribution);
+                }
+            }
+            self.apply_health(now, idx);
+        }
+        for id in &started {
+            self.node.handle_command(now, *id, Command::Startup);
+        }
+        // What failed to start is not in force: leave it out of the configuration we record,
+        // so that the next reload of the same file tries it again (and re-forms its group).
+        let mut new = new;
+        for failure in &report.failed {
+            if let Some(name) = failure.what.strip_prefix("instance ") {
+                new.instances.retain(|i| i.name != name);
+                new.sync_groups
+                    .retain(|g| !g.instances.iter().any(|m| m == name));
+            } else if let Some(name) = failure.what.strip_prefix("probe ") {
+                new.probes.remove(name);
+            } else if let Some(name) = failure.what.strip_prefix("sync group ") {
+                new.sync_groups.retain(|g| g.name != name);
+            }
+        }
+        self.config = new;
+        self.drop_idle_receivers();
+        self.drain().await;
+        Ok(report)
+    }
+
+    /// Everything that can be checked before anything is changed: the probes' parameters,
+    /// and for each instance to start its interface, source address, engine parameters,
+    /// and that no two instances share an interface, family and VRID.
+    async fn check(
+        &self,
+        new: &Config,
+        plan: &reload::Plan,
+    ) -> Result<Vec<Resolved>, RuntimeError> {
+        for name in plan.probes_changed.iter().chain(&plan.probes_added) {
+            let Some(probe) = new.probes.get(name) else {
+                continue;
+            };
+            let spec =
+                convert::probe_spec(name, probe, &new.global.script_user).ok_or_else(|| {
+                    RuntimeError::UnsupportedProbe {
+                        probe: name.clone(),
+                        kind: probe.kind_name(),
+                    }
+                })?;
+            spec.validate().map_err(|source| RuntimeError::Probe {
+                probe: name.clone(),
+                source,
+            })?;
+        }
+        let mut resolved = Vec::new();
+        let mut keys: BTreeMap<(u32, AddressFamily, u8), String> = BTreeMap::new();
+        for inst in &self.instances {
+            if plan.unchanged.contains(&inst.cfg.name) {
+                keys.insert(
+                    (inst.parent, inst.family, inst.cfg.vrid),
+                    inst.cfg.name.clone(),
+                );
+            }
+        }
+        for inst in plan.to_start(new) {
             let link = self
                 .netlink
                 .link_by_name(&inst.interface)
@@ -199,211 +489,277 @@ impl<N: NetlinkOps + 'static> Driver<N> {
                     },
                 }
             })?;
-
-            // VMAC: a macvlan carrying 00-00-5E-00-01-{VRID} (or -02- for IPv6).
-            let (vip_ifindex, vip_ifname, mac, vmac, arp_flux) = if inst.use_vmac {
-                let mut vcfg = vrrp_netlink::VmacConfig::new(
-                    link.index,
-                    inst.vrid,
-                    convert::nl_family(family),
-                );
-                vcfg.name = convert::vmac_name(inst);
-                let vmac = vrrp_netlink::create_vmac(self.netlink.as_ref(), &vcfg)
-                    .await
-                    .map_err(|e| {
-                        RuntimeError::netlink(
-                            format!("instance {}: creating VMAC {}", inst.name, vcfg.name),
-                            e,
-                        )
-                    })?;
-                let guard = if family == AddressFamily::Ipv4 {
-                    match vrrp_netlink::prevent_arp_flux(&link.name, &vmac.link.name) {
-                        Ok(g) => Some(g),
-                        Err(e) => {
-                            tracing::warn!(instance = %inst.name, error = %e, "could not set arp_ignore/arp_filter: the parent may answer ARP for the VIP");
-                            None
-                        }
-                    }
-                } else {
-                    None
-                };
-                (
-                    vmac.link.index,
-                    vmac.link.name.clone(),
-                    vmac.mac,
-                    Some(vmac),
-                    guard,
-                )
-            } else {
-                let mac = link.mac.unwrap_or(Mac([0; 6]));
-                (link.index, link.name.clone(), mac, None, None)
+            let router_config = convert::router_config(inst, InterfaceId(link.index), primary);
+            let engine_error = |source| RuntimeError::Engine {
+                instance: inst.name.clone(),
+                source,
             };
-
-            // A VIP of ours left on the interface (a crash, a kill -9) must not answer while we
-            // are not master: remove it now; becoming master adds it back.
-            for vip in &inst.virtual_ips {
-                if let Ok(net) = IpNet::new(vip.addr, vip.prefix_len) {
-                    if addrs.iter().any(|a| a.net.addr() == vip.addr) || vip_ifindex != link.index {
-                        if let Err(e) = self.netlink.remove_address(vip_ifindex, net).await {
-                            tracing::warn!(instance = %inst.name, vip = %net, error = %e, "could not remove a stale VIP");
-                        } else if addrs.iter().any(|a| a.net.addr() == vip.addr) {
-                            tracing::info!(instance = %inst.name, vip = %net, "removed a VIP left on the interface by an earlier run");
-                        }
-                    }
-                }
+            router_config.validate().map_err(engine_error)?;
+            let key = (link.index, family, inst.vrid);
+            if keys.insert(key, inst.name.clone()).is_some() {
+                return Err(engine_error(vrrp_election::ConfigError::Duplicate {
+                    interface: InterfaceId(link.index),
+                    family,
+                    vrid: inst.vrid,
+                }));
             }
+            resolved.push(Resolved {
+                link,
+                addrs,
+                primary,
+                router_config,
+            });
+        }
+        Ok(resolved)
+    }
 
-            let sender = match senders.get(&(vip_ifindex, primary)) {
-                Some(s) => s.clone(),
-                None => {
-                    let s = Arc::new(VrrpSender::open(&vip_ifname, vip_ifindex, primary).map_err(|e| {
-                        RuntimeError::io(format!("instance {}: opening the send socket on {vip_ifname} from {primary}", inst.name), e)
-                    })?);
-                    senders.insert((vip_ifindex, primary), s.clone());
-                    s
-                }
-            };
-            let announcer = match announcers.get(&vip_ifindex) {
-                Some(a) => a.clone(),
-                None => {
-                    let a = Arc::new(Announcer::new(vip_ifindex).map_err(|e| {
-                        RuntimeError::netlink(
-                            format!(
-                                "instance {}: opening the announcement socket on {vip_ifname}",
-                                inst.name
-                            ),
-                            e,
-                        )
-                    })?);
-                    announcers.insert(vip_ifindex, a.clone());
-                    a
-                }
-            };
-            if receivers.insert((link.index, family), ()).is_none() {
-                let receiver = VrrpReceiver::open(family, &link.name, link.index).map_err(|e| {
-                    RuntimeError::io(
-                        format!(
-                            "instance {}: opening the receive socket on {}",
-                            inst.name, link.name
-                        ),
+    /// Builds one instance: VMAC, stale-VIP cleanup, sockets (shared with other instances on
+    /// the same interface), receive task, engine router (not started). A VMAC created here is
+    /// removed again if a later step fails.
+    async fn add_instance(
+        &mut self,
+        inst: &Instance,
+        global: &vrrp_config::Global,
+        resolved: Resolved,
+    ) -> Result<InstanceRt, RuntimeError> {
+        let Resolved {
+            link,
+            addrs,
+            primary,
+            router_config,
+        } = resolved;
+        let family = inst.family();
+
+        // VMAC: a macvlan carrying 00-00-5E-00-01-{VRID} (or -02- for IPv6).
+        let (vip_ifindex, vip_ifname, mac, vmac, arp_flux) = if inst.use_vmac {
+            let mut vcfg =
+                vrrp_netlink::VmacConfig::new(link.index, inst.vrid, convert::nl_family(family));
+            vcfg.name = convert::vmac_name(inst);
+            let vmac = vrrp_netlink::create_vmac(self.netlink.as_ref(), &vcfg)
+                .await
+                .map_err(|e| {
+                    RuntimeError::netlink(
+                        format!("instance {}: creating VMAC {}", inst.name, vcfg.name),
                         e,
                     )
                 })?;
-                self.rx_tasks
-                    .push(tokio::spawn(receive_loop(receiver, packet_tx.clone())));
-            }
-
-            let router_config = convert::router_config(inst, InterfaceId(link.index), primary);
-            let router =
-                self.node
-                    .add_router(router_config)
-                    .map_err(|source| RuntimeError::Engine {
-                        instance: inst.name.clone(),
-                        source,
-                    })?;
-            let notifier = Notifier::start(
-                Subject::Instance,
-                &inst.name,
-                &inst.notify,
-                &config.global.script_user,
-                config.global.notify_timeout,
-            );
-            self.instances.push(InstanceRt {
-                cfg: inst.clone(),
-                router,
-                parent: link.index,
-                vip_ifindex,
-                mac,
-                sender,
-                announcer,
-                vmac,
-                _arp_flux: arp_flux,
-                health: HealthSet::new(),
-                external_offset: 0,
-                external_fault: !link.up || !link.lower_up,
-                last_transition: None,
-                notifier,
-                group: None,
-                family,
-            });
-            if !link.up || !link.lower_up {
-                self.node
-                    .handle_interface(clock::now(), InterfaceId(link.index), false);
-            }
-        }
-
-        // Sync groups.
-        for group in &config.sync_groups {
-            let members: Vec<usize> = group
-                .instances
-                .iter()
-                .filter_map(|name| self.instances.iter().position(|i| &i.cfg.name == name))
-                .collect();
-            let ids: Vec<RouterId> = members.iter().map(|i| self.instances[*i].router).collect();
-            self.node
-                .add_sync_group(&ids)
-                .map_err(|source| RuntimeError::Engine {
-                    instance: group.name.clone(),
-                    source,
-                })?;
-            let gi = self.groups.len();
-            for m in &members {
-                self.instances[*m].group = Some(gi);
-            }
-            self.groups.push(GroupRt {
-                name: group.name.clone(),
-                members,
-                notifier: Notifier::start(
-                    Subject::Group,
-                    &group.name,
-                    &group.notify,
-                    &config.global.script_user,
-                    config.global.notify_timeout,
-                ),
-                notified: None,
-            });
-        }
-
-        // Probes: start every configured probe; each instance tracks its own.
-        for (name, probe) in &config.probes {
-            let spec =
-                convert::probe_spec(name, probe, &config.global.script_user).ok_or_else(|| {
-                    RuntimeError::UnsupportedProbe {
-                        probe: name.clone(),
-                        kind: probe.kind_name(),
+            let guard = if family == AddressFamily::Ipv4 {
+                match vrrp_netlink::prevent_arp_flux(&link.name, &vmac.link.name) {
+                    Ok(g) => Some(g),
+                    Err(e) => {
+                        tracing::warn!(instance = %inst.name, error = %e, "could not set arp_ignore/arp_filter: the parent may answer ARP for the VIP");
+                        None
                     }
-                })?;
-            self.probe_kinds.insert(name.clone(), probe.kind_name());
-            if let vrrp_config::ProbeKind::Interface(i) = &probe.kind {
-                self.probe_ifaces.insert(name.clone(), i.interface.clone());
-            }
-            for inst in &mut self.instances {
-                if inst.cfg.track.iter().any(|t| t == name) {
-                    inst.health
-                        .track(name.clone(), spec.tracker_config().initial_contribution());
                 }
+            } else {
+                None
+            };
+            (
+                vmac.link.index,
+                vmac.link.name.clone(),
+                vmac.mac,
+                Some(vmac),
+                guard,
+            )
+        } else {
+            let mac = link.mac.unwrap_or(Mac([0; 6]));
+            (link.index, link.name.clone(), mac, None, None)
+        };
+        let (sender, announcer) = match self.open_sockets(inst, vip_ifindex, &vip_ifname, primary) {
+            Ok(sockets) => sockets,
+            Err(e) => {
+                if let Some(v) = vmac {
+                    let _ = vrrp_netlink::remove_vmac(self.netlink.as_ref(), v.link.index).await;
+                }
+                return Err(e);
             }
-            self.probes
-                .spawn(spec)
-                .map_err(|source| RuntimeError::Probe {
-                    probe: name.clone(),
-                    source,
-                })?;
+        };
+        let mut rt = InstanceRt {
+            cfg: inst.clone(),
+            router: RouterId(usize::MAX),
+            parent: link.index,
+            vip_ifindex,
+            primary,
+            mac,
+            sender,
+            announcer,
+            vmac,
+            _arp_flux: arp_flux,
+            health: HealthSet::new(),
+            external_offset: 0,
+            external_fault: false,
+            last_transition: None,
+            transitions: BTreeMap::new(),
+            notifier: None,
+            group: None,
+            family,
+        };
+        if let Err(e) = self
+            .finish_instance(&mut rt, &link, &addrs, router_config)
+            .await
+        {
+            self.remove_vmac(&mut rt).await;
+            return Err(e);
         }
-        let now = clock::now();
-        for idx in 0..self.instances.len() {
-            self.apply_health(now, idx);
-        }
-        Ok((packet_rx, None))
+        rt.notifier = Notifier::start(
+            Subject::Instance,
+            &inst.name,
+            &inst.notify,
+            &global.script_user,
+            global.notify_timeout,
+        );
+        Ok(rt)
     }
 
-    fn start_routers(&mut self) {
-        self.node.handle_command_all(clock::now(), Command::Startup);
+    /// The steps of [`add_instance`](Self::add_instance) after the sockets: stale VIPs,
+    /// receive task, engine router, link state.
+    async fn finish_instance(
+        &mut self,
+        rt: &mut InstanceRt,
+        link: &LinkInfo,
+        addrs: &[AddressInfo],
+        router_config: RouterConfig,
+    ) -> Result<(), RuntimeError> {
+        let inst = &rt.cfg;
+        // A VIP of ours left on the interface (a crash, a kill -9) must not answer while we
+        // are not master: remove it now; becoming master adds it back.
+        for vip in &inst.virtual_ips {
+            if let Ok(net) = IpNet::new(vip.addr, vip.prefix_len) {
+                let stale = addrs.iter().any(|a| a.net.addr() == vip.addr);
+                if stale || rt.vip_ifindex != link.index {
+                    if let Err(e) = self.netlink.remove_address(rt.vip_ifindex, net).await {
+                        tracing::warn!(instance = %inst.name, vip = %net, error = %e, "could not remove a stale VIP");
+                    } else if stale {
+                        tracing::info!(instance = %inst.name, vip = %net, "removed a VIP left on the interface by an earlier run");
+                    }
+                }
+            }
+        }
+        let key = (link.index, rt.family);
+        if !self.receivers.contains_key(&key) {
+            let receiver = VrrpReceiver::open(rt.family, &link.name, link.index).map_err(|e| {
+                RuntimeError::io(
+                    format!(
+                        "instance {}: opening the receive socket on {}",
+                        inst.name, link.name
+                    ),
+                    e,
+                )
+            })?;
+            self.receivers.insert(
+                key,
+                tokio::spawn(receive_loop(receiver, self.packet_tx.clone())),
+            );
+        }
+        rt.router = self
+            .node
+            .add_router(router_config)
+            .map_err(|source| RuntimeError::Engine {
+                instance: inst.name.clone(),
+                source,
+            })?;
+        if !link.up || !link.lower_up {
+            self.node
+                .handle_command(clock::now(), rt.router, Command::InterfaceDown);
+        }
+        Ok(())
+    }
+
+    /// The send and announcement sockets for an instance: those of another instance on the
+    /// same interface (and source address) if there is one, else new ones.
+    fn open_sockets(
+        &self,
+        inst: &Instance,
+        vip_ifindex: u32,
+        vip_ifname: &str,
+        primary: IpAddr,
+    ) -> Result<(Arc<VrrpSender>, Arc<Announcer>), RuntimeError> {
+        let sender = match self
+            .instances
+            .iter()
+            .find(|i| i.vip_ifindex == vip_ifindex && i.primary == primary)
+        {
+            Some(i) => i.sender.clone(),
+            None => Arc::new(
+                VrrpSender::open(vip_ifname, vip_ifindex, primary).map_err(|e| {
+                    RuntimeError::io(
+                        format!(
+                            "instance {}: opening the send socket on {vip_ifname} from {primary}",
+                            inst.name
+                        ),
+                        e,
+                    )
+                })?,
+            ),
+        };
+        let announcer = match self.instances.iter().find(|i| i.vip_ifindex == vip_ifindex) {
+            Some(i) => i.announcer.clone(),
+            None => Arc::new(Announcer::new(vip_ifindex).map_err(|e| {
+                RuntimeError::netlink(
+                    format!(
+                        "instance {}: opening the announcement socket on {vip_ifname}",
+                        inst.name
+                    ),
+                    e,
+                )
+            })?),
+        };
+        Ok((sender, announcer))
+    }
+
+    async fn remove_vmac(&self, inst: &mut InstanceRt) {
+        if let Some(vmac) = inst.vmac.take() {
+            if let Err(e) = vrrp_netlink::remove_vmac(self.netlink.as_ref(), vmac.link.index).await
+            {
+                tracing::warn!(instance = %inst.cfg.name, error = %e, "could not remove the VMAC");
+            }
+        }
+        inst._arp_flux = None;
+    }
+
+    /// Receive tasks of (interface, family) pairs no instance uses any more stop.
+    fn drop_idle_receivers(&mut self) {
+        let used: Vec<(u32, AddressFamily)> = self
+            .instances
+            .iter()
+            .map(|i| (i.parent, i.family))
+            .collect();
+        self.receivers.retain(|key, task| {
+            let keep = used.contains(key);
+            if !keep {
+                task.abort();
+            }
+            keep
+        });
+    }
+
+    /// Recomputes the instance ↔ group indices from the names.
+    fn reindex_groups(&mut self) {
+        for inst in &mut self.instances {
+            inst.group = None;
+        }
+        for (gi, group) in self.groups.iter_mut().enumerate() {
+            group.members = group
+                .cfg
+                .instances
+                .iter()
+                .filter_map(|name| self.instances.iter().position(|i| i.cfg.name == *name))
+                .collect();
+            for m in &group.members {
+                self.instances[*m].group = Some(gi);
+            }
+        }
     }
 
     /// The loop. Returns after a graceful shutdown.
     pub(crate) async fn run(mut self, mut ch: Channels) {
         let mut shutdown_reply: Option<oneshot::Sender<()>> = None;
+        let mut heartbeat = ch.heartbeat.take();
+        let mut heartbeat_tick = heartbeat.as_ref().map(|h| {
+            let mut tick = tokio::time::interval(h.every.max(Duration::from_millis(1)));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            tick
+        });
         loop {
             let deadline = [self.node.poll_timeout(), self.announce.next_deadline()]
                 .into_iter()
@@ -422,6 +778,20 @@ impl<N: NetlinkOps + 'static> Driver<N> {
                         shutdown_reply = Some(reply);
                         break;
                     }
+                    Some(Request::Reload { config, reply }) => {
+                        // Probe results already sent belong to the probes in force: apply
+                        // them before some of those probes are replaced.
+                        while let Some(event) = ch.probe_events.try_recv() {
+                            self.handle_probe_event(event);
+                        }
+                        self.drain().await;
+                        let result = self.apply(*config, false).await;
+                        match &result {
+                            Ok(report) => tracing::info!(%report, "configuration reloaded"),
+                            Err(e) => tracing::error!(error = %error_chain(e), "reload refused; nothing changed"),
+                        }
+                        let _ = reply.send(result);
+                    }
                     Some(request) => self.handle_request(request),
                     // Every handle is gone: nobody can ask us to stop any more, so stop.
                     None => break,
@@ -432,12 +802,19 @@ impl<N: NetlinkOps + 'static> Driver<N> {
                 () = sleep => {
                     let now = clock::now();
                     self.node.handle_timeout(now);
-                    for idx in self.announce.due(now) {
-                        self.announce_now(idx);
+                    for router in self.announce.due(now) {
+                        if let Some(idx) = self.instances.iter().position(|i| i.router == router) {
+                            self.announce_now(idx);
+                        }
                     }
                 }
                 Some(event) = ch.probe_events.recv() => self.handle_probe_event(event),
                 Some(event) = next_net_event(&mut ch.net_events) => self.handle_net_event(event).await,
+                _ = next_tick(&mut heartbeat_tick) => {
+                    if let Some(h) = heartbeat.as_mut() {
+                        (h.beat)();
+                    }
+                }
             }
             self.drain().await;
         }
@@ -454,22 +831,31 @@ impl<N: NetlinkOps + 'static> Driver<N> {
             .handle_command_all(clock::now(), Command::Shutdown);
         self.drain().await;
         self.teardown().await;
+        // The STOP scripts (and any still queued) run before we return, within
+        // notify_timeout: a stopping daemon must not cut them off.
+        let deadline = tokio::time::Instant::now()
+            + self.config.global.notify_timeout
+            + Duration::from_millis(500);
+        let notifiers: Vec<Notifier> = self
+            .instances
+            .iter_mut()
+            .filter_map(|i| i.notifier.take())
+            .chain(self.groups.iter_mut().filter_map(|g| g.notifier.take()))
+            .collect();
+        for n in notifiers {
+            n.finish(deadline).await;
+        }
     }
 
     async fn teardown(&mut self) {
-        for task in self.rx_tasks.drain(..) {
+        for (_, task) in std::mem::take(&mut self.receivers) {
             task.abort();
         }
-        for inst in &mut self.instances {
-            if let Some(vmac) = inst.vmac.take() {
-                if let Err(e) =
-                    vrrp_netlink::remove_vmac(self.netlink.as_ref(), vmac.link.index).await
-                {
-                    tracing::warn!(instance = %inst.cfg.name, error = %e, "could not remove the VMAC");
-                }
-            }
-            inst._arp_flux = None;
+        let mut instances = std::mem::take(&mut self.instances);
+        for inst in &mut instances {
+            self.remove_vmac(inst).await;
         }
+        self.instances = instances;
     }
 
     fn instance_index(&self, name: &str) -> Result<usize, RuntimeError> {
@@ -506,7 +892,8 @@ impl<N: NetlinkOps + 'static> Driver<N> {
                 });
                 let _ = reply.send(r);
             }
-            Request::Shutdown(_) => {}
+            // Handled by the loop itself.
+            Request::Shutdown(_) | Request::Reload { .. } => {}
         }
     }
 
@@ -634,7 +1021,7 @@ impl<N: NetlinkOps + 'static> Driver<N> {
                 self.add_vips(ifindex, &vips).await;
             }
             Action::RemoveAddresses { .. } => {
-                self.announce.stop(idx);
+                self.announce.stop(self.instances[idx].router);
                 let inst = &self.instances[idx];
                 for vip in &inst.cfg.virtual_ips {
                     let Ok(net) = IpNet::new(vip.addr, vip.prefix_len) else {
@@ -670,7 +1057,8 @@ impl<N: NetlinkOps + 'static> Driver<N> {
             interval: cfg.garp_interval,
             refresh: cfg.garp_refresh,
         };
-        self.announce.start(idx, now, policy);
+        let router = self.instances[idx].router;
+        self.announce.start(router, now, policy);
     }
 
     /// Sends one gratuitous ARP / unsolicited NA per VIP of instance `idx`.
@@ -700,6 +1088,7 @@ impl<N: NetlinkOps + 'static> Driver<N> {
                 let Some(idx) = idx else { return };
                 let inst = &mut self.instances[idx];
                 inst.last_transition = Some((from, to, reason, now));
+                *inst.transitions.entry(to.as_str()).or_default() += 1;
                 let priority = self
                     .node
                     .router(inst.router)
@@ -763,7 +1152,7 @@ impl<N: NetlinkOps + 'static> Driver<N> {
         let group = &mut self.groups[g];
         if all && group.notified != Some(word) {
             group.notified = Some(word);
-            tracing::info!(group = %group.name, state = word.as_str(), "sync group changed");
+            tracing::info!(group = %group.cfg.name, state = word.as_str(), "sync group changed");
             if let Some(n) = &group.notifier {
                 n.notify(word, 0);
             }
@@ -826,11 +1215,16 @@ impl<N: NetlinkOps + 'static> Driver<N> {
                         })
                         .collect(),
                     counters,
+                    transitions: inst
+                        .transitions
+                        .iter()
+                        .map(|(k, v)| ((*k).to_owned(), *v))
+                        .collect(),
                 }
             })
             .collect();
         Status {
-            router_id: self.router_id.clone(),
+            router_id: self.config.global.router_id.clone(),
             instances,
             counters: convert::counters(self.node.stats()),
         }
@@ -845,6 +1239,15 @@ fn notify_state(to: State, reason: Reason) -> Option<NotifyState> {
         State::Fault => Some(NotifyState::Fault),
         State::Initialize if reason == Reason::Shutdown => Some(NotifyState::Stop),
         _ => None,
+    }
+}
+
+async fn next_tick(tick: &mut Option<tokio::time::Interval>) {
+    match tick {
+        Some(t) => {
+            t.tick().await;
+        }
+        None => std::future::pending().await,
     }
 }
 
@@ -888,4 +1291,24 @@ async fn receive_loop(receiver: VrrpReceiver, tx: mpsc::Sender<RxPacket>) {
             }
         }
     }
+}
+
+/// What a re-applied instance keeps from before the reload.
+struct Carried {
+    external_offset: i16,
+    external_fault: bool,
+    transitions: BTreeMap<&'static str, u64>,
+    last_transition: Option<(State, State, Reason, Instant)>,
+}
+
+/// An error and its sources, as one line.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
 }

@@ -17,8 +17,10 @@
 //! Embedding: [`start`] returns a [`RuntimeHandle`] with [`status`](RuntimeHandle::status),
 //! a stream of state changes ([`subscribe`](RuntimeHandle::subscribe)),
 //! [`set_priority_offset`](RuntimeHandle::set_priority_offset) /
-//! [`set_fault`](RuntimeHandle::set_fault) for the embedder's own health logic, and a graceful
-//! [`shutdown`](RuntimeHandle::shutdown).
+//! [`set_fault`](RuntimeHandle::set_fault) for the embedder's own health logic,
+//! [`reload`](RuntimeHandle::reload) to move to a new configuration without touching the
+//! instances that did not change, and a graceful [`shutdown`](RuntimeHandle::shutdown).
+//! [`start_with`] can also have the event loop call a heartbeat (a watchdog's ping).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -40,6 +42,17 @@
 //! });
 //! // The embedder's own health logic can lower the priority or force FAULT:
 //! handle.set_priority_offset("VI_1", -20).await?;
+//! // A new configuration: unchanged instances are not touched, the report says what changed.
+//! let report = handle.reload(vrrp_config::LoadedConfig::parse("inline", r#"
+//!     [[instance]]
+//!     name = "VI_1"
+//!     interface = "eth0"
+//!     vrid = 51
+//!     priority = 150
+//!     advert_interval = "100ms"
+//!     virtual_ips = ["192.0.2.100/24"]
+//! "#)?.config).await?;
+//! println!("{report}"); // instances: 0 unchanged, 1 re-applied (VI_1), 0 added, 0 removed; ...
 //! println!("{}", serde_json::to_string(&handle.status().await?)?);
 //! handle.shutdown().await; // VIPs removed, priority-0 advert sent
 //! # Ok(()) }
@@ -51,6 +64,7 @@ mod convert;
 mod driver;
 mod error;
 mod notify;
+mod reload;
 pub mod socket;
 mod status;
 
@@ -60,8 +74,10 @@ use vrrp_election::{Reason, State};
 use vrrp_netlink::NetlinkOps;
 
 pub use announce::{AnnouncePolicy, AnnounceSchedule};
+pub use driver::Heartbeat;
 pub use error::RuntimeError;
 pub use notify::{NotifyState, Subject};
+pub use reload::{Failure, ReloadReport};
 pub use status::{InstanceStatus, ProbeView, Status, Transition};
 
 use driver::{Driver, Request};
@@ -171,16 +187,57 @@ impl Builder {
     }
 }
 
+/// Options of [`start_with`].
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct StartOptions {
+    /// A callback the event loop calls periodically (see [`Heartbeat`]).
+    pub heartbeat: Option<Heartbeat>,
+}
+
+impl StartOptions {
+    /// No options: what [`start`] uses.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Has the event loop itself call `beat` every `every` (at most that often; later if the
+    /// loop is busy, never if it is stuck). For a watchdog such as systemd's, whose ping must
+    /// prove that the loop still turns.
+    pub fn heartbeat(
+        mut self,
+        every: std::time::Duration,
+        beat: impl FnMut() + Send + 'static,
+    ) -> Self {
+        self.heartbeat = Some(Heartbeat {
+            every,
+            beat: Box::new(beat),
+        });
+        self
+    }
+}
+
 /// Sets up every instance of `config` (interfaces, source addresses, VMACs, sockets, probes),
 /// starts the routers, and runs the event loop on a tokio task. Needs CAP_NET_ADMIN and
 /// CAP_NET_RAW. Fails without leaving anything behind if an instance cannot be set up.
+/// When it returns, every router has been started.
 pub async fn start<N: NetlinkOps + 'static>(
     config: Config,
     netlink: N,
 ) -> Result<RuntimeHandle, RuntimeError> {
+    start_with(config, netlink, StartOptions::new()).await
+}
+
+/// [`start`] with [`StartOptions`].
+pub async fn start_with<N: NetlinkOps + 'static>(
+    config: Config,
+    netlink: N,
+    options: StartOptions,
+) -> Result<RuntimeHandle, RuntimeError> {
     let (events, _) = broadcast::channel(256);
     let (req_tx, req_rx) = mpsc::channel(64);
-    let (driver, channels) = Driver::setup(config, netlink, events.clone(), req_rx).await?;
+    let (driver, channels) =
+        Driver::setup(config, netlink, events.clone(), req_rx, options.heartbeat).await?;
     let (done_tx, done_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         driver.run(channels).await;
@@ -237,6 +294,32 @@ impl RuntimeHandle {
         self.ask(|reply| Request::SetFault {
             instance: instance.to_owned(),
             fault,
+            reply,
+        })
+        .await?
+    }
+
+    /// Moves to a new configuration without a restart (what `vrrpd reload` and SIGHUP do).
+    ///
+    /// First everything that can be checked is checked, without changing anything: each new
+    /// or changed instance's interface and source address, the engine's and the probes'
+    /// parameters, no two instances on one interface with the same family and VRID. If a
+    /// check fails, the error is returned and nothing has changed.
+    ///
+    /// Then: instances whose configuration did not change (the instance itself, the probes
+    /// it tracks, its sync group, the globals it uses) are left alone: same state, timers and
+    /// sockets, no gap in adverts. Changed ones hand over gracefully (a master removes its
+    /// VIPs and sends a priority-0 advert; notify STOP) and start again with their new
+    /// configuration; removed ones hand over and stop; added ones start. Changed probes are
+    /// restarted, new ones started, removed ones stopped. The report says which was which;
+    /// an instance that cannot start at this point (its interface vanished since the check)
+    /// is listed in [`ReloadReport::failed`] while the others go on.
+    ///
+    /// A re-applied instance keeps its embedder offset and fault, its transition counts and
+    /// last transition; its engine counters start again from zero.
+    pub async fn reload(&self, config: Config) -> Result<ReloadReport, RuntimeError> {
+        self.ask(|reply| Request::Reload {
+            config: Box::new(config),
             reply,
         })
         .await?

@@ -51,6 +51,7 @@ pub enum Subject {
 #[derive(Debug)]
 pub(crate) struct Notifier {
     tx: mpsc::UnboundedSender<Vec<(Script, Vec<String>)>>,
+    worker: tokio::task::JoinHandle<()>,
     subject: Subject,
     name: String,
     any: Option<Script>,
@@ -101,9 +102,10 @@ impl Notifier {
             return None;
         }
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(worker(rx, timeout));
+        let worker = tokio::spawn(worker(rx, timeout));
         Some(Notifier {
             tx,
+            worker,
             subject,
             name: name.to_owned(),
             any,
@@ -149,6 +151,23 @@ impl Notifier {
         if !batch.is_empty() {
             // The worker only stops when the notifier is dropped.
             let _ = self.tx.send(batch);
+        }
+    }
+}
+
+impl Notifier {
+    /// Takes no more scripts and waits until the queued ones have run, at most until
+    /// `deadline` (then the rest are abandoned and a running one is killed with its process
+    /// group). Dropping a notifier instead lets its queue finish in the background.
+    pub(crate) async fn finish(self, deadline: tokio::time::Instant) {
+        let Notifier { tx, mut worker, .. } = self;
+        drop(tx);
+        if tokio::time::timeout_at(deadline, &mut worker)
+            .await
+            .is_err()
+        {
+            tracing::warn!("notify scripts still running at shutdown: killed");
+            worker.abort();
         }
     }
 }

@@ -48,8 +48,12 @@ pub struct InstanceStatus {
     pub last_transition: Option<Transition>,
     /// The probes this instance tracks.
     pub probes: Vec<ProbeView>,
-    /// Counters: RFC 6527 statistics and one per discard reason, snake_case.
+    /// Counters: RFC 6527 statistics and one per discard reason, snake_case. They start
+    /// from zero again when a reload re-applies the instance.
     pub counters: BTreeMap<String, u64>,
+    /// State transitions so far, by the state entered (`MASTER`, `BACKUP`, `FAULT`, `INIT`);
+    /// kept across reloads.
+    pub transitions: BTreeMap<String, u64>,
 }
 
 /// A state change.

@@ -166,3 +166,123 @@ fn an_embedder_steers_the_election_through_the_handle() {
     task_a.join().unwrap();
     task_b.join().unwrap();
 }
+
+fn config_text(text: &str) -> vrrp_config::Config {
+    vrrp_config::LoadedConfig::parse("reload.toml", text)
+        .unwrap()
+        .config
+}
+
+fn instance_text(name: &str, vrid: u8, priority: u8, interface: &str, vip: &str) -> String {
+    format!(
+        "[[instance]]\nname = \"{name}\"\ninterface = \"{interface}\"\nvrid = {vrid}\npriority = {priority}\nadvert_interval = \"100ms\"\nvirtual_ips = [\"{vip}\"]\n"
+    )
+}
+
+#[test]
+fn reload_through_the_handle_reports_what_it_did() {
+    if !require_root() {
+        return;
+    }
+    let lab = Lab::new(1).unwrap();
+    let h1 = lab.host(1).unwrap();
+    let vi1 = instance_text("VI_1", 42, 100, "eth0", "192.0.2.100/24");
+    let vi2 = instance_text("VI_2", 43, 100, "eth0", "192.0.2.200/24");
+    let first = config_text(&vi1);
+    let (tx, rx) = oneshot::channel();
+    let task = h1
+        .spawn_async(move || async move {
+            let netlink = vrrp_netlink::RtNetlink::new().unwrap();
+            let handle = vrrp_runtime::start(first, netlink).await.unwrap();
+            tx.send(handle.clone()).unwrap();
+            handle.stopped().await;
+        })
+        .unwrap();
+    let handle: RuntimeHandle = rx.blocking_recv().unwrap();
+    assert!(wait_until(Duration::from_secs(3), || h1
+        .has_address(vip())
+        .unwrap()));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut events = handle.subscribe();
+        // The same config: nothing at all happens.
+        let report = handle.reload(config_text(&vi1)).await.unwrap();
+        assert_eq!(report.unchanged, ["VI_1"]);
+        assert!(report.is_noop(), "{report}");
+        // A config the machine cannot run is refused, with nothing changed.
+        let err = handle
+            .reload(config_text(&instance_text(
+                "VI_1",
+                42,
+                100,
+                "eth7",
+                "192.0.2.100/24",
+            )))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, vrrp_runtime::RuntimeError::InterfaceNotFound { .. }),
+            "{err}"
+        );
+        // Two instances on one interface with one VRID (the config crate refuses that too;
+        // an embedder may build its Config by hand).
+        let mut dup = config_text(&vi1);
+        let mut twin = dup.instances[0].clone();
+        twin.name = "VI_2".into();
+        dup.instances.push(twin);
+        assert!(matches!(
+            handle.reload(dup).await.unwrap_err(),
+            vrrp_runtime::RuntimeError::Engine { .. }
+        ));
+        let status = handle.status().await.unwrap();
+        assert_eq!(status.instances.len(), 1);
+        assert_eq!(status.instances[0].state, "MASTER");
+        // Adding VI_2 leaves VI_1 alone.
+        let report = handle
+            .reload(config_text(&format!("{vi1}{vi2}")))
+            .await
+            .unwrap();
+        assert_eq!(
+            (report.unchanged.as_slice(), report.added.as_slice()),
+            (&["VI_1".to_owned()][..], &["VI_2".to_owned()][..])
+        );
+        let e = next_transition(&mut events, State::Master).await;
+        assert_eq!(e.instance, "VI_2", "VI_1 must not move: {e:?}");
+        // Changing VI_1 (its priority) re-applies it: it stops (shutdown) and starts again.
+        let changed = format!(
+            "{}{vi2}",
+            instance_text("VI_1", 42, 150, "eth0", "192.0.2.100/24")
+        );
+        let report = handle.reload(config_text(&changed)).await.unwrap();
+        assert_eq!(report.changed, ["VI_1"]);
+        assert_eq!(report.unchanged, ["VI_2"]);
+        let stop = next_transition(&mut events, State::Initialize).await;
+        assert_eq!(
+            (stop.instance.as_str(), stop.reason),
+            ("VI_1", Reason::Shutdown)
+        );
+        let back = next_transition(&mut events, State::Master).await;
+        assert_eq!(back.instance, "VI_1");
+        let status = handle.status().await.unwrap();
+        let vi1_status = &status.instances[0];
+        assert_eq!(
+            (vi1_status.name.as_str(), vi1_status.priority),
+            ("VI_1", 150)
+        );
+        assert_eq!(vi1_status.transitions.get("MASTER"), Some(&2));
+        // Removing VI_2 hands it over (its VIP goes).
+        let report = handle
+            .reload(config_text(&changed.replace(&vi2, "")))
+            .await
+            .unwrap();
+        assert_eq!(report.removed, ["VI_2"]);
+        assert_eq!(handle.status().await.unwrap().instances.len(), 1);
+    });
+    assert!(!h1.has_address("192.0.2.200".parse().unwrap()).unwrap());
+    assert!(h1.has_address(vip()).unwrap());
+    rt.block_on(handle.shutdown());
+    task.join().unwrap();
+}

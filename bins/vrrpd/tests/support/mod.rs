@@ -30,20 +30,34 @@ pub struct Daemon<'l> {
 impl<'l> Daemon<'l> {
     /// Writes `toml` to the lab directory and starts `vrrpd run` with it in `host`.
     pub fn start(lab: &Lab, host: &'l Host, toml: &str) -> Daemon<'l> {
+        Self::start_env(lab, host, toml, &[])
+    }
+
+    /// [`Daemon::start`] with extra environment variables (`NAME=value`), e.g. systemd's
+    /// `NOTIFY_SOCKET`.
+    pub fn start_env(lab: &Lab, host: &'l Host, toml: &str, env: &[&str]) -> Daemon<'l> {
+        let mut prefix = vec!["env"];
+        prefix.extend_from_slice(env);
+        Self::start_wrapped(lab, host, toml, &prefix)
+    }
+
+    /// [`Daemon::start`] under a wrapper command (`prefix` then vrrpd's argv), e.g. `setpriv`
+    /// with a capability bounding set.
+    pub fn start_wrapped(lab: &Lab, host: &'l Host, toml: &str, prefix: &[&str]) -> Daemon<'l> {
         let n = host.number();
         let config = lab.dir().join(format!("vrrpd-{n}.toml"));
         let socket = lab.dir().join(format!("vrrpd-{n}.sock"));
         std::fs::write(&config, toml).unwrap();
-        let child = host
-            .spawn(&[
-                vrrpd(),
-                "run",
-                "--config",
-                config.to_str().unwrap(),
-                "--socket",
-                socket.to_str().unwrap(),
-            ])
-            .unwrap();
+        let mut argv = prefix.to_vec();
+        argv.extend_from_slice(&[
+            vrrpd(),
+            "run",
+            "--config",
+            config.to_str().unwrap(),
+            "--socket",
+            socket.to_str().unwrap(),
+        ]);
+        let child = host.spawn(&argv).unwrap();
         let d = Daemon {
             host,
             child,
@@ -75,6 +89,40 @@ impl<'l> Daemon<'l> {
             String::from_utf8_lossy(&out.stderr)
         );
         serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// The status of the instance named `name` (`null` if it has none).
+    pub fn instance(&self, name: &str) -> serde_json::Value {
+        self.status()["instances"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["name"] == name)
+            .cloned()
+            .unwrap_or(serde_json::Value::Null)
+    }
+
+    /// Replaces the daemon's configuration file (a reload then reads it).
+    pub fn rewrite(&self, toml: &str) {
+        std::fs::write(&self.config, toml).unwrap();
+    }
+
+    /// `vrrpd reload --socket ...`: its exit status, stdout and stderr.
+    pub fn reload(&self) -> std::process::Output {
+        std::process::Command::new(vrrpd())
+            .args(["reload", "--socket", self.socket.to_str().unwrap()])
+            .output()
+            .unwrap()
+    }
+
+    /// Sends SIGHUP to the daemon.
+    pub fn hup(&self) {
+        let ok = std::process::Command::new("kill")
+            .args(["-HUP", &self.child.pid().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -HUP failed");
     }
 
     /// The state word of the first instance.
@@ -248,7 +296,7 @@ impl HttpClient {
                 while !flag.load(Ordering::Relaxed) {
                     let sent = Instant::now();
                     let answer =
-                        tokio::time::timeout(Duration::from_millis(200), http_get(ip)).await;
+                        tokio::time::timeout(Duration::from_millis(200), get_root(ip)).await;
                     answers.push((sent, answer.unwrap_or_else(|_| Err("timed out".into()))));
                     tokio::time::sleep_until((sent + Duration::from_millis(20)).into()).await;
                 }
@@ -265,7 +313,7 @@ impl HttpClient {
     }
 }
 
-async fn http_get(ip: IpAddr) -> Answer {
+async fn get_root(ip: IpAddr) -> Answer {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = tokio::net::TcpStream::connect((ip, 80))
         .await
@@ -281,4 +329,69 @@ async fn http_get(ip: IpAddr) -> Answer {
         Some((head, body)) if head.starts_with("HTTP/1.1 200") => Ok(body.trim().to_owned()),
         _ => Err(format!("bad reply {reply:?}")),
     }
+}
+
+/// `GET path` on `addr` from inside `host` (a bare HTTP/1.1 client): the status code and the
+/// body.
+pub fn http_get(host: &Host, addr: &str, path: &str) -> std::io::Result<(u16, String)> {
+    let addr = addr.to_owned();
+    let path = path.to_owned();
+    host.block_on(move || async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(&addr).await?;
+        stream
+            .write_all(format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes())
+            .await?;
+        let mut reply = String::new();
+        tokio::time::timeout(Duration::from_secs(5), stream.read_to_string(&mut reply))
+            .await
+            .map_err(|_| std::io::Error::other("no answer within 5 s"))??;
+        let (head, body) = reply.split_once("\r\n\r\n").unwrap_or((&reply, ""));
+        let code = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        Ok((code, body.to_owned()))
+    })
+    .unwrap()
+}
+
+/// The value of the first sample of metric `name` whose labels include every `labels` pair
+/// (each written `key="value"`).
+pub fn metric(text: &str, name: &str, labels: &[&str]) -> Option<f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find(|l| {
+            l.split(['{', ' ']).next() == Some(name) && labels.iter().all(|lb| l.contains(lb))
+        })
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+/// The IPv4 source address of a captured frame carrying VRRP (protocol 112), if it is one.
+pub fn vrrp_source(frame: &[u8]) -> Option<std::net::Ipv4Addr> {
+    (frame.len() >= 34 && frame[12..14] == [0x08, 0x00] && frame[23] == 112)
+        .then(|| std::net::Ipv4Addr::new(frame[26], frame[27], frame[28], frame[29]))
+}
+
+/// The VRID and priority of a captured IPv4 VRRP frame.
+pub fn vrrp_vrid_priority(frame: &[u8]) -> Option<(u8, u8)> {
+    vrrp_source(frame)?;
+    let ihl = usize::from(frame[14] & 0x0f) * 4;
+    let vrrp = frame.get(14 + ihl..)?;
+    Some((*vrrp.get(1)?, *vrrp.get(2)?))
+}
+
+/// The largest gap between consecutive frames of `frames` (by capture timestamp).
+pub fn largest_gap(frames: &[&vrrp_lab::CapturedPacket]) -> Duration {
+    frames
+        .windows(2)
+        .map(|w| {
+            w[1].timestamp
+                .duration_since(w[0].timestamp)
+                .unwrap_or_default()
+        })
+        .max()
+        .unwrap_or_default()
 }
