@@ -16,11 +16,15 @@
 //!   [`Host::spawn_async`]): netlink, raw sockets or a whole runtime;
 //! - capture with tcpdump ([`Lab::capture`], [`Host::capture`]) and read the frames with
 //!   their timestamps ([`Capture::packets`], [`CapturedPacket`]);
-//! - break the network with nftables ([`Lab::drop_between`], [`Lab::drop_random`]).
+//! - break the network with nftables ([`Lab::drop_between`], [`Lab::drop_random`]);
+//! - watch a host's addresses through rtnetlink, with wall-clock timestamps comparable with
+//!   capture times ([`Host::watch_addresses`]);
+//! - run keepalived as a peer or baseline ([`keepalived`]).
 //!
 //! Everything is torn down when the [`Lab`] is dropped, also when a test panics: processes
 //! in its namespaces are killed, the namespaces deleted (taking veths and the bridge with
-//! them) and its temporary directory removed.
+//! them) and its temporary directory removed. Programs that may be interrupted call
+//! [`cleanup_on_signals`] so that Ctrl-C does the same.
 //!
 //! Labs need root. Tests call [`require_root`] first: it returns `false` (and says why) where
 //! labs cannot run, and panics instead when the `CI` environment variable is set, so CI never
@@ -44,25 +48,29 @@
 //! # }
 //! ```
 
+mod addrwatch;
 mod capture;
 mod cmd;
 mod error;
+pub mod keepalived;
 mod netns;
 mod nft;
 pub mod pcap;
 
+use std::collections::BTreeSet;
 use std::fs::File;
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Output, Stdio};
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant, SystemTime};
 
 use rustix::process::{Pid, Signal, kill_process};
 use serde_json::Value;
 
+pub use addrwatch::{AddressEvent, AddressWatch};
 pub use capture::Capture;
 pub use error::{LabError, Result};
 pub use netns::NsTask;
@@ -79,6 +87,144 @@ pub const MAX_HOSTS: usize = 89;
 static LAB_COUNTER: AtomicU32 = AtomicU32::new(0);
 static TABLE_COUNTER: AtomicU32 = AtomicU32::new(0);
 const NAME_PREFIX: &str = "vrlab";
+
+/// The two clocks read at one instant, right before a signal was sent (see
+/// [`ChildGuard::kill_timed`], [`keepalived::Keepalived::crash`]).
+///
+/// Packet timestamps from a [`Capture`] are `CLOCK_REALTIME` (the kernel stamps frames with
+/// the wall clock, and tcpdump writes that), so compare them with [`realtime`]; [`monotonic`]
+/// is for intervals measured inside this process.
+///
+/// [`realtime`]: SignalMoment::realtime
+/// [`monotonic`]: SignalMoment::monotonic
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignalMoment {
+    /// `CLOCK_REALTIME`.
+    pub realtime: SystemTime,
+    /// `CLOCK_MONOTONIC`.
+    pub monotonic: Instant,
+}
+
+impl SignalMoment {
+    /// Both clocks, now (monotonic read first, then realtime, back to back).
+    pub fn now() -> Self {
+        let monotonic = Instant::now();
+        let realtime = SystemTime::now();
+        Self {
+            realtime,
+            monotonic,
+        }
+    }
+}
+
+/// Namespaces and directories of the labs of this process that are not torn down yet, for
+/// [`cleanup_on_signals`].
+static LIVE: Mutex<Live> = Mutex::new(Live {
+    namespaces: BTreeSet::new(),
+    dirs: BTreeSet::new(),
+});
+
+struct Live {
+    namespaces: BTreeSet<String>,
+    dirs: BTreeSet<PathBuf>,
+}
+
+/// Tears down every lab of this process when it gets SIGINT, SIGTERM or SIGHUP, then exits
+/// with 128 + the signal number.
+///
+/// A signal ends a process without running destructors, so without this a Ctrl-C would leave
+/// namespaces behind, with daemons still running in them. Call it once, early, in programs that
+/// build labs (benchmark harnesses, demos); tests need not (their labs are dropped on panic,
+/// and a later lab sweeps what a killed test left).
+pub fn cleanup_on_signals() -> Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (tx, rx) = std::sync::mpsc::channel::<Result<()>>();
+    std::thread::Builder::new()
+        .name("vrrp-lab-signals".into())
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime,
+                Err(e) => {
+                    let _ = tx.send(Err(LabError::Runtime(e)));
+                    return;
+                }
+            };
+            runtime.block_on(async move {
+                let kinds = [
+                    (SignalKind::interrupt(), 2),
+                    (SignalKind::terminate(), 15),
+                    (SignalKind::hangup(), 1),
+                ];
+                let mut streams = Vec::new();
+                for (kind, number) in kinds {
+                    match signal(kind) {
+                        Ok(stream) => streams.push((stream, number)),
+                        Err(e) => {
+                            let _ = tx.send(Err(LabError::Runtime(e)));
+                            return;
+                        }
+                    }
+                }
+                let _ = tx.send(Ok(()));
+                let [(int, a), (term, b), (hup, c)] = &mut streams[..] else {
+                    return;
+                };
+                let number = tokio::select! {
+                    _ = int.recv() => *a,
+                    _ = term.recv() => *b,
+                    _ = hup.recv() => *c,
+                };
+                eprintln!("vrrp-lab: signal {number}: tearing every lab down");
+                teardown_live();
+                std::process::exit(128 + number);
+            });
+        })
+        .map_err(|source| LabError::Spawn {
+            command: "signal thread".into(),
+            source,
+        })?;
+    rx.recv()
+        .map_err(|_| LabError::Invalid("signal thread died".into()))?
+}
+
+/// Kills every process in, and deletes, every namespace of a live lab of this process.
+fn teardown_live() {
+    let (namespaces, dirs) = match LIVE.lock() {
+        Ok(mut live) => (
+            std::mem::take(&mut live.namespaces),
+            std::mem::take(&mut live.dirs),
+        ),
+        Err(_) => return,
+    };
+    let namespaces: Vec<String> = namespaces.into_iter().collect();
+    kill_namespace_processes(&namespaces);
+    for ns in namespaces.iter().rev() {
+        let _ = cmd::run(&["ip", "netns", "del", ns]);
+    }
+    for dir in dirs {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+/// SIGKILLs every process inside `namespaces` except this one.
+fn kill_namespace_processes(namespaces: &[String]) {
+    let me = std::process::id();
+    for ns in namespaces.iter().rev() {
+        if let Ok(out) = cmd::run(&["ip", "netns", "pids", ns]) {
+            for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+                let Some(pid) = pid.parse::<i32>().ok().filter(|&p| p as u32 != me) else {
+                    continue;
+                };
+                if let Some(pid) = Pid::from_raw(pid) {
+                    let _ = kill_process(pid, Signal::KILL);
+                }
+            }
+        }
+    }
+}
 
 /// Whether this process can build labs: root, and `ip netns` works.
 ///
@@ -139,6 +285,9 @@ impl Lab {
             path: dir.clone(),
             source,
         })?;
+        if let Ok(mut live) = LIVE.lock() {
+            live.dirs.insert(dir.clone());
+        }
         // From here on, Drop cleans up whatever was built if a step fails.
         let mut lab = Self {
             lan: format!("{prefix}-lan"),
@@ -203,6 +352,9 @@ impl Lab {
     fn add_namespace(&mut self, name: &str) -> Result<()> {
         cmd::run(&["ip", "netns", "add", name])?;
         self.namespaces.push(name.to_owned());
+        if let Ok(mut live) = LIVE.lock() {
+            live.namespaces.insert(name.to_owned());
+        }
         Ok(())
     }
 
@@ -279,29 +431,23 @@ impl Lab {
     }
 
     fn teardown(&mut self) {
-        let me = std::process::id();
-        for ns in self.namespaces.iter().rev() {
-            // Kill whatever still runs inside (daemons started by the test, their children).
-            if let Ok(out) = cmd::run(&["ip", "netns", "pids", ns]) {
-                for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
-                    let Some(pid) = pid.parse::<i32>().ok().filter(|&p| p as u32 != me) else {
-                        continue;
-                    };
-                    if let Some(pid) = Pid::from_raw(pid) {
-                        let _ = kill_process(pid, Signal::KILL);
-                    }
-                }
-            }
-        }
+        // Kill whatever still runs inside (daemons started by the test, their children).
+        kill_namespace_processes(&self.namespaces);
         for ns in self.namespaces.drain(..).rev() {
             if let Err(e) = cmd::run(&["ip", "netns", "del", &ns]) {
                 eprintln!("vrrp-lab: cannot delete namespace {ns}: {e}");
+            }
+            if let Ok(mut live) = LIVE.lock() {
+                live.namespaces.remove(&ns);
             }
         }
         if let Err(e) = std::fs::remove_dir_all(&self.dir) {
             if e.kind() != std::io::ErrorKind::NotFound {
                 eprintln!("vrrp-lab: cannot remove {}: {e}", self.dir.display());
             }
+        }
+        if let Ok(mut live) = LIVE.lock() {
+            live.dirs.remove(&self.dir);
         }
     }
 }
@@ -574,6 +720,27 @@ impl Host {
         NsTask::spawn(&self.namespace, make)
     }
 
+    /// Starts an rtnetlink watcher of this host's addresses: every address added or removed
+    /// from now on, stamped with the wall clock (see [`AddressWatch`]).
+    pub fn watch_addresses(&self) -> Result<AddressWatch> {
+        AddressWatch::start(&self.namespace)
+    }
+
+    /// Waits until address `ip` is on some interface of this host (`present`) or on none
+    /// (`!present`), polling `ip -j addr` every 10 ms; `false` after `timeout`.
+    pub fn wait_for_address(&self, ip: IpAddr, present: bool, timeout: Duration) -> Result<bool> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if self.has_address(ip)? == present {
+                return Ok(true);
+            }
+            if Instant::now() >= deadline {
+                return Ok(false);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// Starts tcpdump on this host's interface `dev` with a pcap-filter expression.
     pub fn capture(&self, dev: &str, filter: &str) -> Result<Capture> {
         let path = unique_file(&self.dir, &format!("h{}-{dev}", self.number), "pcap");
@@ -613,6 +780,20 @@ impl ChildGuard {
     /// Sends SIGKILL (a crash) without waiting.
     pub fn kill(&self) -> Result<()> {
         self.signal(Signal::KILL)
+    }
+
+    /// Sends SIGKILL and returns the moment right before it.
+    pub fn kill_timed(&self) -> Result<SignalMoment> {
+        let moment = SignalMoment::now();
+        self.signal(Signal::KILL)?;
+        Ok(moment)
+    }
+
+    /// Sends SIGTERM and returns the moment right before it.
+    pub fn terminate_timed(&self) -> Result<SignalMoment> {
+        let moment = SignalMoment::now();
+        self.signal(Signal::TERM)?;
+        Ok(moment)
     }
 
     fn signal(&self, signal: Signal) -> Result<()> {

@@ -309,3 +309,112 @@ fn nftables_random_loss_drops_about_the_share_asked_for() {
         "{received} of 200 replies with 30% loss each way: {text}"
     );
 }
+
+#[test]
+fn the_address_watch_sees_adds_and_removals_with_wall_clock_times() {
+    if !require_root() {
+        return;
+    }
+    let lab = Lab::new(1).unwrap();
+    let h = lab.host(1).unwrap();
+    let watch = h.watch_addresses().unwrap();
+    let before = std::time::SystemTime::now();
+    h.run(&["ip", "addr", "add", "203.0.113.7/32", "dev", HOST_IFACE])
+        .unwrap();
+    h.run(&[
+        "ip",
+        "addr",
+        "add",
+        "2001:db8::7/128",
+        "dev",
+        HOST_IFACE,
+        "nodad",
+    ])
+    .unwrap();
+    h.run(&["ip", "addr", "del", "203.0.113.7/32", "dev", HOST_IFACE])
+        .unwrap();
+    let after = std::time::SystemTime::now();
+    let v4: IpAddr = "203.0.113.7".parse().unwrap();
+    let v6: IpAddr = "2001:db8::7".parse().unwrap();
+    let removed = watch
+        .wait_for(Duration::from_secs(2), |e| !e.added && e.ip == v4)
+        .expect("removal seen");
+    let events = watch.events();
+    let added4 = events.iter().find(|e| e.added && e.ip == v4).unwrap();
+    let added6 = events.iter().find(|e| e.added && e.ip == v6).unwrap();
+    assert_eq!((added4.prefix_len, added6.prefix_len), (32, 128));
+    assert!(before <= added4.at && added4.at <= added6.at && added6.at <= removed.at);
+    assert!(removed.at <= after + Duration::from_millis(100));
+    assert!(!watch.overflowed());
+    // Addresses of other namespaces are not seen.
+    assert!(
+        events.iter().all(|e| e.ip == v4 || e.ip == v6),
+        "{events:?}"
+    );
+}
+
+/// Run as a child process by the test below: builds a lab with a process inside, says its
+/// names, and waits for a signal.
+fn signal_child() {
+    vrrp_lab::cleanup_on_signals().unwrap();
+    let lab = Lab::new(1).unwrap();
+    let sleeper = lab.host(1).unwrap().spawn(&["sleep", "60"]).unwrap();
+    println!(
+        "READY {} {} {}",
+        sleeper.pid(),
+        lab.dir().display(),
+        lab.namespaces().join(" ")
+    );
+    std::thread::sleep(Duration::from_secs(60));
+}
+
+#[test]
+fn a_signal_tears_every_lab_of_the_process_down() {
+    if std::env::var_os("VRLAB_SIGNAL_CHILD").is_some() {
+        signal_child();
+        return;
+    }
+    if !require_root() {
+        return;
+    }
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "a_signal_tears_every_lab_of_the_process_down",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("VRLAB_SIGNAL_CHILD", "1")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let line = std::io::BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|l| l.split_once("READY ").map(|(_, rest)| rest.to_owned()))
+        .expect("the child builds its lab");
+    let mut words = line.split_whitespace();
+    let sleeper: u32 = words.next().unwrap().parse().unwrap();
+    let dir = std::path::PathBuf::from(words.next().unwrap());
+    let namespaces: Vec<String> = words.map(str::to_owned).collect();
+    assert_eq!(namespaces.len(), 2);
+    assert!(namespaces.iter().all(|n| netns_exists(n)));
+    let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "exit 128 + SIGINT");
+    assert!(
+        namespaces.iter().all(|n| !netns_exists(n)),
+        "{namespaces:?}"
+    );
+    assert!(!dir.exists());
+    // The sleeper inside was killed, not left running in a deleted namespace (it was the
+    // child's child: gone, or a zombie until init reaps it).
+    let stat = std::fs::read_to_string(format!("/proc/{sleeper}/stat")).unwrap_or_default();
+    assert!(
+        stat.is_empty() || stat.contains(") Z"),
+        "sleep {sleeper} survives: {stat}"
+    );
+}
