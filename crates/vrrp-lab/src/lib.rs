@@ -612,10 +612,15 @@ impl Host {
         Ok(parse_addresses(&json))
     }
 
+    /// The addresses of every interface of this host.
+    pub fn all_addresses(&self) -> Result<Vec<InterfaceAddress>> {
+        let json = self.ip_json(&["-j", "addr", "show"])?;
+        Ok(parse_addresses(&json))
+    }
+
     /// Whether any interface of this host has address `ip`.
     pub fn has_address(&self, ip: IpAddr) -> Result<bool> {
-        let json = self.ip_json(&["-j", "addr", "show"])?;
-        Ok(parse_addresses(&json).iter().any(|a| a.ip == ip))
+        Ok(self.all_addresses()?.iter().any(|a| a.ip == ip))
     }
 
     /// The first IPv6 link-local address of `dev`, if it has one.

@@ -418,3 +418,25 @@ fn a_signal_tears_every_lab_of_the_process_down() {
         "sleep {sleeper} survives: {stat}"
     );
 }
+
+#[test]
+fn a_burst_is_captured_whole_and_drops_are_reported() {
+    if !require_root() {
+        return;
+    }
+    let lab = Lab::new(2).unwrap();
+    let (a, b) = (lab.host(1).unwrap(), lab.host(2).unwrap());
+    let capture = lab.capture("udp dst port 9").unwrap();
+    let target = std::net::SocketAddr::new(b.ipv4().into(), 9);
+    a.in_ns(|| {
+        let socket = UdpSocket::bind("0.0.0.0:0").unwrap();
+        for i in 0..2000u32 {
+            socket.send_to(&i.to_be_bytes(), target).unwrap();
+        }
+    })
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let (frames, dropped) = capture.stop_with_drops().unwrap();
+    assert_eq!(dropped, 0);
+    assert_eq!(frames.len(), 2000);
+}
