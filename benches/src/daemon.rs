@@ -234,33 +234,56 @@ impl Daemon {
         spec: &NodeSpec,
         dir: &Path,
     ) -> Result<Self> {
-        let started = SignalMoment::now();
-        let inner = match implementation {
+        match implementation {
             Implementation::Keepalived => {
-                Inner::Keepalived(Keepalived::start(host, &spec.to_keepalived()?)?)
+                let config = spec.to_keepalived()?;
+                let started = SignalMoment::now();
+                let k = Keepalived::start(host, &config)?;
+                Ok(Self {
+                    inner: Inner::Keepalived(k),
+                    started,
+                })
             }
             Implementation::Vrrpd(binary) => {
                 let socket = dir.join(format!("vrrpd-{}.sock", spec.router_id));
                 let text = crate::vrrpd::render_toml(spec, &socket)?;
-                let path = dir.join(format!("vrrpd-{}.toml", spec.router_id));
-                std::fs::write(&path, text).map_err(file_err(&path))?;
-                let binary = binary.to_string_lossy().into_owned();
-                let config = path.to_string_lossy().into_owned();
-                let mut child = host.spawn(&[&binary, "run", "--config", &config])?;
-                let deadline = Instant::now() + VRRPD_SETTLE;
-                while Instant::now() < deadline {
-                    if let Some(status) = child.try_wait()? {
-                        return Err(BenchError::Invalid(format!(
-                            "vrrpd exited at start ({status}): {}",
-                            child.log()
-                        )));
-                    }
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-                Inner::Vrrpd(Some(child))
+                Self::start_vrrpd(binary, host, &text, &spec.router_id, dir)
             }
-        };
-        Ok(Self { inner, started })
+        }
+    }
+
+    /// Starts `BINARY run --config FILE --socket SOCK` in `host`, with `config` (vrrpd's TOML,
+    /// as it is) written to `dir/vrrpd-NAME.toml` and the control socket at
+    /// `dir/vrrpd-NAME.sock`, so that no two daemons share /run/vrrpd.
+    pub fn start_vrrpd(
+        binary: &Path,
+        host: &Host,
+        config: &str,
+        name: &str,
+        dir: &Path,
+    ) -> Result<Self> {
+        let path = dir.join(format!("vrrpd-{name}.toml"));
+        std::fs::write(&path, config).map_err(file_err(&path))?;
+        let socket = dir.join(format!("vrrpd-{name}.sock"));
+        let binary = binary.to_string_lossy().into_owned();
+        let config = path.to_string_lossy().into_owned();
+        let socket = socket.to_string_lossy().into_owned();
+        let started = SignalMoment::now();
+        let mut child = host.spawn(&[&binary, "run", "--config", &config, "--socket", &socket])?;
+        let deadline = Instant::now() + VRRPD_SETTLE;
+        while Instant::now() < deadline {
+            if let Some(status) = child.try_wait()? {
+                return Err(BenchError::Invalid(format!(
+                    "vrrpd exited at start ({status}): {}",
+                    child.log()
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        Ok(Self {
+            inner: Inner::Vrrpd(Some(child)),
+            started,
+        })
     }
 
     /// When [`start`](Daemon::start) was called.

@@ -59,6 +59,7 @@ pub fn run(settings: &Settings, command: Vec<String>, notes: Vec<String>) -> Res
     let unix = real0.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let started_utc = report::utc(unix);
     let mode = if settings.smoke { "smoke" } else { "full" };
+    let load_start = machine::load_average();
     let mut notes = notes;
     let mut clock_check = match measures::clock::check() {
         Ok(c) => {
@@ -133,6 +134,7 @@ pub fn run(settings: &Settings, command: Vec<String>, notes: Vec<String>) -> Res
         seed: settings.seed,
         command,
         machine: machine::Machine::detect(),
+        load_average: [load_start, machine::load_average()],
         versions,
         implementations: settings
             .implementations

@@ -61,3 +61,10 @@ pub fn first_line(argv: &[&str]) -> Option<String> {
         .find(|l| !l.is_empty())
         .map(str::to_owned)
 }
+
+/// The first three fields of /proc/loadavg (1, 5 and 15 minutes).
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}

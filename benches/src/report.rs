@@ -143,6 +143,8 @@ pub struct RunReport {
     pub command: Vec<String>,
     /// The machine.
     pub machine: Machine,
+    /// /proc/loadavg when the run started and when it ended: the machine may be shared.
+    pub load_average: [String; 2],
     /// Versions: keepalived, vrrpd, tcpdump, kernel, git revision.
     pub versions: BTreeMap<String, String>,
     /// The implementations measured.

@@ -1,9 +1,15 @@
-//! CI smoke test of the lab benchmark: `vrrp-lab-bench --smoke` against keepalived, every
-//! measure, 3 trials, one size each (about a minute), so the harness never rots. Needs root
-//! and keepalived; fails instead of skipping when `CI` is set.
+//! CI smoke test of the lab benchmark: `vrrp-lab-bench --smoke`, every measure, 3 trials, one
+//! size each (about a minute), keepalived and vrrpd side by side, so the harness never rots.
+//! Needs root and keepalived; fails instead of skipping when `CI` is set.
+//!
+//! vrrpd is the `vrrpd` binary of this target directory (`cargo test --workspace` builds it
+//! before running tests, since bins/vrrpd has tests of its own). Run alone (`cargo test -p
+//! vrrp-benches`) without it, the test measures keepalived only and says so; under `CI` a
+//! missing vrrpd fails the test.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
@@ -34,7 +40,10 @@ fn samples(case: &Value, metric: &str) -> Vec<f64> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|v| v.as_f64().unwrap_or_else(|| panic!("{metric}: {v} is not a number")))
+        .map(|v| {
+            v.as_f64()
+                .unwrap_or_else(|| panic!("{metric}: {v} is not a number"))
+        })
         .collect()
 }
 
@@ -60,12 +69,29 @@ fn the_smoke_run_against_keepalived_measures_every_case_and_writes_json_and_plot
     if !vrrp_lab::require_root() || !keepalived_installed() {
         return;
     }
+    let bench = Path::new(env!("CARGO_BIN_EXE_vrrp-lab-bench"));
+    let vrrpd = bench.with_file_name("vrrpd");
+    let with_vrrpd = vrrp_benches::daemon::vrrpd_has_run(&vrrpd);
+    if !with_vrrpd {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{} is missing (or has no `run`) and CI is set",
+            vrrpd.display()
+        );
+        eprintln!(
+            "{} not built: measuring keepalived only (build it with `cargo build -p vrrpd`)",
+            vrrpd.display()
+        );
+    }
     let out = std::env::temp_dir().join(format!("vrrp-bench-smoke-{}", std::process::id()));
-    let status = Command::new(env!("CARGO_BIN_EXE_vrrp-lab-bench"))
-        .args(["--smoke", "--implementation", "keepalived", "--seed", "8", "--out"])
-        .arg(&out)
-        .status()
-        .unwrap();
+    let mut command = Command::new(bench);
+    command.args(["--smoke", "--seed", "8", "--implementation", "keepalived"]);
+    if with_vrrpd {
+        command
+            .args(["--implementation", "vrrpd", "--vrrpd"])
+            .arg(&vrrpd);
+    }
+    let status = command.arg("--out").arg(&out).status().unwrap();
     assert!(status.success(), "{status}");
     let dirs: Vec<_> = std::fs::read_dir(&out).unwrap().flatten().collect();
     assert_eq!(dirs.len(), 1, "one directory per run");
@@ -83,14 +109,23 @@ fn the_smoke_run_against_keepalived_measures_every_case_and_writes_json_and_plot
         "scale-rss.svg",
     ] {
         let svg = std::fs::read_to_string(dir.join(file)).unwrap_or_default();
-        assert!(svg.starts_with("<svg") && svg.contains("keepalived"), "{file}");
+        assert!(
+            svg.starts_with("<svg") && svg.contains("keepalived"),
+            "{file}"
+        );
+        assert!(!with_vrrpd || svg.contains("vrrpd"), "{file}");
     }
     let _ = std::fs::remove_dir_all(&out);
 
     assert_eq!(report["schema"], 1);
     assert_eq!(report["mode"], "smoke");
     assert_eq!(report["trials"], 3);
-    assert_eq!(report["implementations"], serde_json::json!(["keepalived"]));
+    let implementations = if with_vrrpd {
+        serde_json::json!(["keepalived", "vrrpd"])
+    } else {
+        serde_json::json!(["keepalived"])
+    };
+    assert_eq!(report["implementations"], implementations);
     assert!(
         report["versions"]["keepalived"]
             .as_str()
@@ -103,9 +138,18 @@ fn the_smoke_run_against_keepalived_measures_every_case_and_writes_json_and_plot
     let clock = &report["clock_check"];
     assert_eq!(clock["ok"], true, "{clock}");
     assert!(clock["offsets_us"]["min"].as_f64().unwrap() >= 0.0);
-    for case in report["results"].as_array().unwrap() {
+    let results = report["results"].as_array().unwrap();
+    for case in results {
         assert_eq!(case["status"], "ok", "{case}");
-        assert_eq!(case["implementation"], "keepalived");
+    }
+    for implementation in implementations.as_array().unwrap() {
+        // Every measure has its cases for every implementation.
+        let measures: std::collections::BTreeSet<&str> = results
+            .iter()
+            .filter(|c| &c["implementation"] == implementation)
+            .map(|c| c["measure"].as_str().unwrap())
+            .collect();
+        assert_eq!(measures.len(), 6, "{implementation}: {measures:?}");
     }
 
     // 1. Host death at 10 ms: the backup advertises within its Master_Down_Interval of the
@@ -129,14 +173,20 @@ fn the_smoke_run_against_keepalived_measures_every_case_and_writes_json_and_plot
         for metric in ["vip_all_ms", "announce_all_ms"] {
             let s = samples(case, metric);
             assert_eq!(s.len(), 3, "{metric}");
-            assert!(s.iter().all(|v| (-50.0..100.0).contains(v)), "{metric}: {s:?}");
+            assert!(
+                s.iter().all(|v| (-50.0..100.0).contains(v)),
+                "{metric}: {s:?}"
+            );
         }
     }
     // 3. Service death: the backup answers, and requests failed meanwhile.
     for case in cases(&report, "service-death") {
         let answered = samples(case, "answered_ms");
         assert_eq!(answered.len(), 3);
-        assert!(answered.iter().all(|v| *v > 0.0 && *v < 20_000.0), "{answered:?}");
+        assert!(
+            answered.iter().all(|v| *v > 0.0 && *v < 20_000.0),
+            "{answered:?}"
+        );
         assert!(samples(case, "failed_requests").iter().all(|v| *v >= 1.0));
     }
     // 4. Graceful stop: priority 0, then the backup after its Skew_Time.

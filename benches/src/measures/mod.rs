@@ -113,12 +113,20 @@ pub fn label(d: Duration) -> String {
     }
 }
 
-/// Removes `vips` from `host`'s interface `dev` if present (what a crashed daemon left).
+/// Removes `vips` from `host`'s interface `dev` if present, whatever their prefix length (what
+/// a crashed daemon left behind).
 pub fn remove_vips(host: &Host, dev: &str, vips: &[IpAddr]) -> Result<()> {
+    let present: Vec<_> = host
+        .addresses(dev)?
+        .into_iter()
+        .filter(|a| vips.contains(&a.ip))
+        .collect();
+    if present.is_empty() {
+        return Ok(());
+    }
     let mut batch = String::new();
-    for ip in vips {
-        let len = if ip.is_ipv4() { 32 } else { 128 };
-        batch.push_str(&format!("addr del {ip}/{len} dev {dev}\n"));
+    for a in &present {
+        batch.push_str(&format!("addr del {}/{} dev {dev}\n", a.ip, a.prefix_len));
     }
     let mut child = host
         .command(&["ip", "-force", "-batch", "-"])
@@ -135,6 +143,12 @@ pub fn remove_vips(host: &Host, dev: &str, vips: &[IpAddr]) -> Result<()> {
         let _ = stdin.write_all(batch.as_bytes());
     }
     let _ = child.wait();
+    if host.addresses(dev)?.iter().any(|a| vips.contains(&a.ip)) {
+        return Err(BenchError::Invalid(format!(
+            "cannot remove old VIPs from {dev} in {}",
+            host.namespace()
+        )));
+    }
     Ok(())
 }
 

@@ -1,11 +1,12 @@
 //! Measure 5: many instances in one daemon. Master on h1 (priority 200), backup on h2
 //! (priority 100), every instance one VIP.
 //!
-//! A VRID is unique per interface (and family), so beyond 250 instances the hosts get VLAN
-//! interfaces `eth0.101`, `eth0.102`, ... (802.1Q on the same bridge, each its own broadcast
-//! domain), 250 instances each. Each VLAN has its own /26 of 198.51.100.0/24 for the hosts;
-//! the VIPs are 203.0.113.1-250 on every VLAN (the documentation ranges hold 768 addresses in
-//! all, so the VIPs repeat across VLANs; the kernel keeps them apart by interface).
+//! A VRID is unique per interface (and family), so beyond 250 instances the lab gets extra
+//! segments ([`vrrp_lab::Lab::add_segment`]: a bridge of its own and `eth1`, `eth2`, ... in each
+//! host; this kernel has no 802.1Q VLAN support), 250 instances each. Each segment has its own
+//! /26 of 198.51.100.0/24 for the hosts; the VIPs are 203.0.113.1-250 on every segment (the
+//! documentation ranges hold 768 addresses in all, so the VIPs repeat across segments; the
+//! kernel keeps them apart by interface).
 //!
 //! Numbers:
 //! - CPU: (utime + stime + reaped children's) of every process of the daemon over a window,
@@ -13,8 +14,8 @@
 //! - RSS: VmRSS summed over the daemon's processes, at the end of the window;
 //! - start-up: the master started alone → every VIP installed (rtnetlink); this includes one
 //!   Master_Down_Interval (RFC 9568 §6.4.1: a non-owner starts as backup), reported too;
-//! - advert gaps: from a capture on the bridge during the window, per (VLAN, VRID): the worst
-//!   gap between two adverts of the master.
+//! - advert gaps: from captures on every segment's bridge during the window, per (segment,
+//!   VRID): the worst gap between two adverts of the master.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
@@ -32,15 +33,23 @@ use crate::report::CaseResult;
 const PER_INTERFACE: usize = 250;
 const MASTER_PRIORITY: u8 = 200;
 const BACKUP_PRIORITY: u8 = 100;
-const FIRST_VLAN: u16 = 101;
-const FILTER: &str = "(ip proto 112) or (vlan and ip proto 112)";
+const FILTER: &str = "ip proto 112";
 
-/// The interface of group `g` (0: eth0, then VLANs).
+/// The host interface of segment `g` (0: the lab's own LAN, eth0; then eth1, eth2, ...).
 fn interface(g: usize) -> String {
     if g == 0 {
         HOST_IFACE.to_owned()
     } else {
-        format!("{HOST_IFACE}.{}", FIRST_VLAN as usize + g - 1)
+        format!("eth{g}")
+    }
+}
+
+/// The bridge of segment `g`.
+fn bridge(g: usize) -> String {
+    if g == 0 {
+        vrrp_lab::BRIDGE.to_owned()
+    } else {
+        format!("br{g}")
     }
 }
 
@@ -66,30 +75,22 @@ fn node(router_id: &str, priority: u8, size: usize, interval: Duration) -> NodeS
     }
 }
 
-/// Adds the VLAN interfaces groups 1..`groups` need on both hosts.
-fn add_vlans(lab: &Lab, groups: usize) -> Result<()> {
+/// Adds the segments groups 1..`groups` need, with host addresses.
+fn add_segments(lab: &Lab, groups: usize) -> Result<()> {
     for g in 1..groups {
-        let vlan = FIRST_VLAN as usize + g - 1;
+        let segment = lab.add_segment()?;
+        if segment.interface() != interface(g) || segment.bridge() != bridge(g) {
+            return Err(BenchError::Invalid(format!(
+                "segment {g} is {} / {}",
+                segment.interface(),
+                segment.bridge()
+            )));
+        }
         for n in 1..=2 {
-            let host = lab.host(n)?;
-            let dev = interface(g);
             // 198.51.100.0/24 in /26s: .64(g-1)+10+n
             let addr = format!("198.51.100.{}/26", 64 * (g - 1) + 10 + n);
-            host.run(&[
-                "ip",
-                "link",
-                "add",
-                "link",
-                HOST_IFACE,
-                "name",
-                &dev,
-                "type",
-                "vlan",
-                "id",
-                &vlan.to_string(),
-            ])?;
-            host.run(&["ip", "addr", "add", &addr, "dev", &dev])?;
-            host.run(&["ip", "link", "set", &dev, "up"])?;
+            lab.host(n)?
+                .run(&["ip", "addr", "add", &addr, "dev", segment.interface()])?;
         }
     }
     Ok(())
@@ -114,17 +115,18 @@ fn rss_mib(pids: &[u32]) -> f64 {
 
 fn one_run(
     lab: &Lab,
+    lab_groups: usize,
     implementation: &crate::daemon::Implementation,
     size: usize,
     interval: Duration,
     window: Duration,
 ) -> Result<ScaleRun> {
     let (h1, h2) = (lab.host(1)?, lab.host(2)?);
-    let groups = size.div_ceil(PER_INTERFACE);
-    for g in 0..groups {
-        let vips: Vec<IpAddr> = (0..PER_INTERFACE.min(size)).map(vip).collect();
-        remove_vips(h1, &interface(g), &vips)?;
-        remove_vips(h2, &interface(g), &vips)?;
+    // What a crashed daemon of an earlier run left, on every interface the lab has.
+    let all_vips: Vec<IpAddr> = (0..PER_INTERFACE).map(vip).collect();
+    for g in 0..lab_groups {
+        remove_vips(h1, &interface(g), &all_vips)?;
+        remove_vips(h2, &interface(g), &all_vips)?;
     }
     let master_spec = node("h1", MASTER_PRIORITY, size, interval);
     let backup_spec = node("h2", BACKUP_PRIORITY, size, interval);
@@ -156,14 +158,19 @@ fn one_run(
     let mut backup = Daemon::start(implementation, h2, &backup_spec, lab.dir())?;
     // The backup hears the master from its first advert on; let it settle.
     std::thread::sleep(interval * 3 + Duration::from_secs(1));
-    let capture = lab.capture(FILTER)?;
+    let captures = (0..size.div_ceil(PER_INTERFACE))
+        .map(|g| lab.capture_on(&bridge(g), FILTER))
+        .collect::<Result<Vec<_>, _>>()?;
     let (mp, bp) = (master.pids(), backup.pids());
     let (m0, b0) = (CpuSample::take(&mp), CpuSample::take(&bp));
     std::thread::sleep(window);
     let (m1, b1) = (CpuSample::take(&mp), CpuSample::take(&bp));
     let (rss_master, rss_backup) = (rss_mib(&mp), rss_mib(&bp));
     let window_end = SystemTime::now();
-    let packets = stop_capture(capture)?;
+    let per_segment = captures
+        .into_iter()
+        .map(stop_capture)
+        .collect::<Result<Vec<_>>>()?;
     let backup_has_vips = h2
         .all_addresses()?
         .iter()
@@ -176,16 +183,18 @@ fn one_run(
             "the backup holds {backup_has_vips} VIPs during the window"
         )));
     }
-    // Worst gap per (VLAN, VRID) among the master's adverts.
-    let mut per_vrid: BTreeMap<(Option<u16>, u8), Vec<SystemTime>> = BTreeMap::new();
+    // Worst gap per (segment, VRID) among the master's adverts.
+    let mut per_vrid: BTreeMap<(usize, u8), Vec<SystemTime>> = BTreeMap::new();
     let mut backup_adverts = 0usize;
-    for a in frames::adverts(&packets) {
-        if a.at > window_end {
-            continue;
-        }
-        match a.priority {
-            MASTER_PRIORITY => per_vrid.entry((a.vlan, a.vrid)).or_default().push(a.at),
-            _ => backup_adverts += 1,
+    for (g, packets) in per_segment.iter().enumerate() {
+        for a in frames::adverts(packets) {
+            if a.at > window_end {
+                continue;
+            }
+            match a.priority {
+                MASTER_PRIORITY => per_vrid.entry((g, a.vrid)).or_default().push(a.at),
+                _ => backup_adverts += 1,
+            }
         }
     }
     let mut worst = 0.0f64;
@@ -233,7 +242,7 @@ pub fn scale(settings: &Settings) -> Result<Vec<CaseResult>> {
         .map(|s| s.div_ceil(PER_INTERFACE))
         .max()
         .unwrap_or(1);
-    add_vlans(&lab, max_groups)?;
+    add_segments(&lab, max_groups)?;
     let mut out = Vec::new();
     for &interval_ms in intervals {
         let interval = Duration::from_millis(interval_ms);
@@ -259,7 +268,7 @@ pub fn scale(settings: &Settings) -> Result<Vec<CaseResult>> {
                 .collect();
             settings.say(format!("scale {case_name}:"));
             let done = interleaved(settings, &mut cases, runs, |_, imp| {
-                let run = one_run(&lab, imp, size, interval, window)?;
+                let run = one_run(&lab, max_groups, imp, size, interval, window)?;
                 settings.say(format!(
                         "  {}: master CPU {:.2} %, RSS {:.1} MiB, start-up {:.0} ms, worst gap {:.1} ms",
                         imp.name(),
@@ -344,7 +353,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_thousand_instances_spread_over_four_interfaces_with_unique_vrids() {
+    fn a_thousand_instances_spread_over_four_segments_with_unique_vrids() {
         let spec = node("h1", 200, 1000, Duration::from_secs(1));
         let mut seen = std::collections::BTreeSet::new();
         for i in &spec.instances {
@@ -363,7 +372,7 @@ mod tests {
             .collect();
         assert_eq!(
             ifaces.into_iter().collect::<Vec<_>>(),
-            ["eth0", "eth0.101", "eth0.102", "eth0.103"]
+            ["eth0", "eth1", "eth2", "eth3"]
         );
         crate::vrrpd::render_toml(&spec, std::path::Path::new("/tmp/s.sock")).unwrap();
         spec.to_keepalived().unwrap().render().unwrap();

@@ -1,19 +1,24 @@
 //! Measure 3: the HTTP backend on the master dies; how long until the VIP is answered by the
 //! backup, and how many of a client's requests (one every 10 ms) fail meanwhile.
 //!
-//! Three hosts: h1 (master, priority 100) and h2 (backup, priority 95) each run the lab's
-//! HTTP server as `web1` / `web2` and a VRRP daemon whose probes watch it; h3 is the client.
-//! A failed probe lowers the priority by 10 (100 − 10 = 90 < 95), so the VIP moves.
+//! Three hosts: h1 (master) and h2 (backup) each run the lab's HTTP server and a VRRP daemon
+//! whose probes watch it; h3 is the client. The variants, each with every implementation:
 //!
-//! The probe variants, each run with every implementation that has it:
 //! - `classic-script`: the keepalived + Nginx guides' setup: a shell script that looks for the
-//!   process with `ps` and asks the server with `curl`, every 2 s, fall 2, rise 1; adverts 1 s.
+//!   server process with `ps` and asks it with `curl`, every 2 s, fall 2, rise 1, weight −10
+//!   (priorities 100 / 95, so 90 < 95 moves the VIP); adverts 1 s. vrrpd runs the same script
+//!   as an `exec` probe.
 //! - `process-tracking`: the daemon watches the server process itself (keepalived
-//!   `vrrp_track_process`, vrrpd `process` probe); adverts 1 s.
-//! - `script-1s`: the same script at keepalived's shortest interval (1 s), fall 2, rise 2;
-//!   adverts 100 ms.
-//! - `probes-100ms`: vrrpd's shipped example: a process probe and an HTTP probe every 100 ms,
-//!   fall 2, rise 2; adverts 100 ms (keepalived has no HTTP probe for VRRP).
+//!   `vrrp_track_process`, vrrpd `process` probe), weight −10, priorities 100 / 95, adverts 1 s.
+//! - `shipped-example`: vrrpd runs examples/nginx-ha/master.toml and backup.toml unchanged
+//!   (process probe + HTTP probe every 100 ms, fall 2, no weight: FAULT; priorities 150 / 100;
+//!   adverts 100 ms). keepalived runs the nearest it can: the check script at its shortest
+//!   interval (1 s), fall 2, rise 2, no weight (FAULT), same priorities and adverts.
+//!
+//! The lab's hosts share one process table, so a `ps` check on h1 would also see h2's
+//! server: the servers are named `web1` / `web2` (from the symlink they are started by). vrrpd's
+//! process probe only counts processes of its own network namespace, so for the shipped
+//! example both are named `nginx`, as the example expects.
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -32,11 +37,12 @@ use crate::measures::{Settings, Trial, dur_ms, interleaved, label, ms, remove_vi
 use crate::report::CaseResult;
 use crate::rng::Rng;
 
-const MASTER_PRIORITY: u8 = 100;
-const BACKUP_PRIORITY: u8 = 95;
 const WEIGHT: i32 = -10;
 const VIP: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 100));
 const PORT: u16 = 80;
+/// The shipped example, as users get it.
+const EXAMPLE_MASTER: &str = include_str!("../../../examples/nginx-ha/master.toml");
+const EXAMPLE_BACKUP: &str = include_str!("../../../examples/nginx-ha/backup.toml");
 /// The client's request period and timeout.
 const PERIOD: Duration = Duration::from_millis(10);
 const REQUEST_TIMEOUT: Duration = Duration::from_millis(100);
@@ -57,45 +63,57 @@ case "$code" in
 esac
 "#;
 
-/// A probe set and advert interval.
+/// A probe set, priorities and advert interval.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Variant {
-    /// ps + curl script every 2 s, fall 2, rise 1; adverts 1 s.
+    /// ps + curl script every 2 s, fall 2, rise 1, weight −10; adverts 1 s.
     ClassicScript,
-    /// Process tracking by the daemon; adverts 1 s.
+    /// Process tracking by the daemon, weight −10; adverts 1 s.
     ProcessTracking,
-    /// The script every 1 s, fall 2, rise 2; adverts 100 ms.
-    Script1s,
-    /// Process + HTTP probes every 100 ms, fall 2, rise 2; adverts 100 ms.
-    Probes100ms,
+    /// vrrpd: examples/nginx-ha unchanged; keepalived: the nearest (script every 1 s, FAULT).
+    ShippedExample,
 }
 
 impl Variant {
-    const ALL: [Variant; 4] = [
+    const ALL: [Variant; 3] = [
         Variant::ClassicScript,
         Variant::ProcessTracking,
-        Variant::Script1s,
-        Variant::Probes100ms,
+        Variant::ShippedExample,
     ];
 
     fn name(self) -> &'static str {
         match self {
             Variant::ClassicScript => "classic-script",
             Variant::ProcessTracking => "process-tracking",
-            Variant::Script1s => "script-1s",
-            Variant::Probes100ms => "probes-100ms",
+            Variant::ShippedExample => "shipped-example",
         }
     }
 
     fn advert(self) -> Duration {
         match self {
             Variant::ClassicScript | Variant::ProcessTracking => Duration::from_secs(1),
-            Variant::Script1s | Variant::Probes100ms => Duration::from_millis(100),
+            Variant::ShippedExample => Duration::from_millis(100),
+        }
+    }
+
+    /// (master, backup) priorities.
+    fn priorities(self) -> (u8, u8) {
+        match self {
+            Variant::ClassicScript | Variant::ProcessTracking => (100, 95),
+            Variant::ShippedExample => (150, 100),
+        }
+    }
+
+    /// The server's process name on host `n` for `implementation`.
+    fn process_name(self, implementation: &Implementation, n: usize) -> String {
+        match (self, implementation) {
+            (Variant::ShippedExample, Implementation::Vrrpd(_)) => "nginx".into(),
+            _ => format!("web{n}"),
         }
     }
 
     fn probes(self, host: usize, script: &Path) -> Vec<ProbeSpec> {
-        let exec = |interval: u64, rise: u32| ProbeSpec {
+        let exec = |interval: u64, rise: u32, weight: i32| ProbeSpec {
             name: "check_web".into(),
             kind: ProbeKind::Exec {
                 program: script.to_owned(),
@@ -103,49 +121,41 @@ impl Variant {
             interval: Duration::from_secs(interval),
             fall: 2,
             rise,
-            weight: WEIGHT,
-        };
-        let process = |fall: u32| ProbeSpec {
-            name: "web".into(),
-            kind: ProbeKind::Process {
-                name: format!("web{host}"),
-            },
-            interval: Duration::from_millis(100),
-            fall,
-            rise: fall,
-            weight: WEIGHT,
+            weight,
         };
         match self {
-            Variant::ClassicScript => vec![exec(2, 1)],
-            Variant::ProcessTracking => vec![process(1)],
-            Variant::Script1s => vec![exec(1, 2)],
-            Variant::Probes100ms => vec![
-                process(2),
-                ProbeSpec {
-                    name: "web_http".into(),
-                    kind: ProbeKind::Http {
-                        url: format!("http://127.0.0.1:{PORT}/"),
-                    },
-                    interval: Duration::from_millis(100),
-                    fall: 2,
-                    rise: 2,
-                    weight: WEIGHT,
+            Variant::ClassicScript => vec![exec(2, 1, WEIGHT)],
+            Variant::ProcessTracking => vec![ProbeSpec {
+                name: "web".into(),
+                kind: ProbeKind::Process {
+                    name: format!("web{host}"),
                 },
-            ],
+                interval: Duration::from_millis(100),
+                fall: 1,
+                rise: 1,
+                weight: WEIGHT,
+            }],
+            Variant::ShippedExample => vec![exec(1, 2, 0)],
         }
     }
 
-    /// The longest probe interval (the kill moment is spread over it).
+    /// The longest probe interval or advert interval (the kill moment is spread over it).
     fn probe_period(self) -> Duration {
-        self.probes(1, Path::new("/"))
-            .iter()
-            .map(|p| p.interval)
-            .max()
-            .unwrap_or_default()
-            .max(self.advert())
+        let probes = match self {
+            // The example's HTTP probe runs every 100 ms; its process probe is event driven.
+            Variant::ShippedExample => Duration::from_secs(1),
+            _ => self
+                .probes(1, Path::new("/"))
+                .iter()
+                .map(|p| p.interval)
+                .max()
+                .unwrap_or_default(),
+        };
+        probes.max(self.advert())
     }
 
-    fn node(self, host: usize, priority: u8, script: &Path) -> NodeSpec {
+    fn node(self, host: usize, script: &Path) -> NodeSpec {
+        let (master, backup) = self.priorities();
         let probes = self.probes(host, script);
         NodeSpec {
             router_id: format!("h{host}"),
@@ -153,12 +163,71 @@ impl Variant {
                 name: "VI_1".into(),
                 interface: vrrp_lab::HOST_IFACE.into(),
                 vrid: 51,
-                priority,
+                priority: if host == 1 { master } else { backup },
                 interval: self.advert(),
                 vips: vec![VIP],
                 track: probes.iter().map(|p| p.name.clone()).collect(),
             }],
             probes,
+        }
+    }
+
+    /// Starts `implementation` on host `n` (1: master, 2: backup) with this variant's config.
+    fn start(
+        self,
+        implementation: &Implementation,
+        lab: &Lab,
+        n: usize,
+        script: &Path,
+    ) -> Result<Daemon> {
+        let host = lab.host(n)?;
+        match (self, implementation) {
+            (Variant::ShippedExample, Implementation::Vrrpd(binary)) => {
+                let text = if n == 1 {
+                    EXAMPLE_MASTER
+                } else {
+                    EXAMPLE_BACKUP
+                };
+                Daemon::start_vrrpd(binary, host, text, &format!("h{n}"), lab.dir())
+            }
+            _ => Daemon::start(implementation, host, &self.node(n, script), lab.dir()),
+        }
+    }
+
+    /// The settings `implementation` runs with, in words.
+    fn describe(self, implementation: &Implementation) -> String {
+        match (self, implementation) {
+            (Variant::ShippedExample, Implementation::Vrrpd(_)) => "examples/nginx-ha/master.toml and backup.toml unchanged: process probe (pidfd) + HTTP probe every 100 ms, fall 2, rise 2, no weight (FAULT); priorities 150/100; adverts 100 ms".into(),
+            _ => {
+                let probes: Vec<String> = self
+                    .probes(1, Path::new("check-h1.sh"))
+                    .iter()
+                    .map(|p| {
+                        let what = match &p.kind {
+                            ProbeKind::Exec { .. } => "ps + curl script".to_owned(),
+                            ProbeKind::Process { .. } => "process tracking".to_owned(),
+                            ProbeKind::Http { url } => format!("HTTP {url}"),
+                        };
+                        let weight = if p.weight == 0 {
+                            "no weight (FAULT)".to_owned()
+                        } else {
+                            format!("weight {}", p.weight)
+                        };
+                        format!(
+                            "{what} every {}, fall {}, rise {}, {weight}",
+                            label(p.interval),
+                            p.fall,
+                            p.rise
+                        )
+                    })
+                    .collect();
+                let (m, b) = self.priorities();
+                format!(
+                    "{}; priorities {m}/{b}; adverts {}",
+                    probes.join(" + "),
+                    label(self.advert())
+                )
+            }
         }
     }
 }
@@ -178,8 +247,12 @@ impl ServiceLab {
     fn new(helper: &Path) -> Result<Self> {
         let lab = Lab::new(3)?;
         for n in 1..=2 {
-            let link = lab.dir().join(format!("web{n}"));
-            std::os::unix::fs::symlink(helper, &link).map_err(file_err(&link))?;
+            // The server runs as `web{n}`, or as `nginx` from a directory of its own.
+            let dir = lab.dir().join(format!("h{n}"));
+            std::fs::create_dir_all(&dir).map_err(file_err(&dir))?;
+            for link in [lab.dir().join(format!("web{n}")), dir.join("nginx")] {
+                std::os::unix::fs::symlink(helper, &link).map_err(file_err(&link))?;
+            }
             let script = Self::script_path(&lab, n);
             let text = CHECK_SCRIPT
                 .replace("@NAME@", &format!("web{n}"))
@@ -196,9 +269,14 @@ impl ServiceLab {
         lab.dir().join(format!("check-h{n}.sh"))
     }
 
-    fn start_backend(&self, n: usize) -> Result<ChildGuard> {
+    /// Starts host `n`'s server under process name `name` (`web{n}` or `nginx`).
+    fn start_backend(&self, n: usize, name: &str) -> Result<ChildGuard> {
         let host = self.lab.host(n)?;
-        let link = self.lab.dir().join(format!("web{n}"));
+        let link = if name == "nginx" {
+            self.lab.dir().join(format!("h{n}")).join("nginx")
+        } else {
+            self.lab.dir().join(name)
+        };
         let link = link.to_string_lossy().into_owned();
         let name = format!("h{n}");
         let port = PORT.to_string();
@@ -232,13 +310,15 @@ impl ServiceLab {
         for h in [h1, h2] {
             remove_vips(h, vrrp_lab::HOST_IFACE, &[VIP])?;
         }
-        let web1 = self.start_backend(1)?;
-        let _web2 = self.start_backend(2)?;
-        let master_spec = variant.node(1, MASTER_PRIORITY, &Self::script_path(&self.lab, 1));
-        let backup_spec = variant.node(2, BACKUP_PRIORITY, &Self::script_path(&self.lab, 2));
-        let mut master = Daemon::start(implementation, h1, &master_spec, self.lab.dir())?;
-        let mut backup = Daemon::start(implementation, h2, &backup_spec, self.lab.dir())?;
-        let up = master_spec.instances[0].master_down_interval() + Duration::from_secs(5);
+        let web1 = self.start_backend(1, &variant.process_name(implementation, 1))?;
+        let _web2 = self.start_backend(2, &variant.process_name(implementation, 2))?;
+        let (s1, s2) = (
+            Self::script_path(&self.lab, 1),
+            Self::script_path(&self.lab, 2),
+        );
+        let mut master = variant.start(implementation, &self.lab, 1, &s1)?;
+        let mut backup = variant.start(implementation, &self.lab, 2, &s2)?;
+        let up = variant.node(1, &s1).instances[0].master_down_interval() + Duration::from_secs(5);
         if let Err(e) = wait_vips(h1, &[VIP], true, up) {
             if master.log().contains(KEEPALIVED_NO_PROC_EVENTS) {
                 return Ok(Trial::Unsupported(unsupported_process_tracking()));
@@ -253,9 +333,16 @@ impl ServiceLab {
             (variant.advert() * 3).max(variant.probe_period() * 2) + Duration::from_millis(200);
         std::thread::sleep(settle);
         if h2.has_address(VIP)? || !h1.has_address(VIP)? {
-            return Err(BenchError::Invalid(
-                "the VIP is not on the master before the kill".into(),
-            ));
+            let tail = |d: &Daemon| {
+                let log = d.log();
+                let lines: Vec<&str> = log.lines().rev().take(8).collect();
+                lines.into_iter().rev().collect::<Vec<_>>().join("\n")
+            };
+            return Err(BenchError::Invalid(format!(
+                "the VIP is not (only) on the master before the kill; master log:\n{}\nbackup log:\n{}",
+                tail(&master),
+                tail(&backup)
+            )));
         }
         let watch = h2.watch_addresses()?;
         let stop = AtomicBool::new(false);
@@ -351,7 +438,7 @@ fn analyse(requests: &[Request], signal: SystemTime, moved: SystemTime) -> Resul
 /// Runs measure 3.
 pub fn service_death(settings: &Settings, rng: &mut Rng) -> Result<Vec<CaseResult>> {
     let variants: &[Variant] = if settings.smoke {
-        &[Variant::Script1s]
+        &[Variant::ShippedExample]
     } else {
         &Variant::ALL
     };
@@ -363,39 +450,15 @@ pub fn service_death(settings: &Settings, rng: &mut Rng) -> Result<Vec<CaseResul
             .iter()
             .map(|imp| {
                 let mut r = CaseResult::new("service-death", variant.name(), imp.name());
+                let (master, backup) = variant.priorities();
                 r.set("variant", variant.name());
+                r.set("config", variant.describe(imp));
                 r.set("advert_interval_ms", dur_ms(variant.advert()));
-                r.set("master_priority", MASTER_PRIORITY);
-                r.set("backup_priority", BACKUP_PRIORITY);
-                r.set("weight", WEIGHT);
+                r.set("master_priority", master);
+                r.set("backup_priority", backup);
                 r.set("client_period_ms", dur_ms(PERIOD));
                 r.set("client_timeout_ms", dur_ms(REQUEST_TIMEOUT));
                 r.set("trials", settings.trials);
-                let probes: Vec<String> = variant
-                    .probes(1, Path::new("check-h1.sh"))
-                    .iter()
-                    .map(|p| {
-                        format!(
-                            "{:?} every {} fall {} rise {} weight {}",
-                            p.kind,
-                            label(p.interval),
-                            p.fall,
-                            p.rise,
-                            p.weight
-                        )
-                    })
-                    .collect();
-                r.set("probes", probes);
-                // keepalived has no HTTP probe: this variant is vrrpd's only.
-                if let Err(e) = variant
-                    .node(1, MASTER_PRIORITY, Path::new("/x"))
-                    .to_keepalived()
-                {
-                    if imp == &Implementation::Keepalived {
-                        r.status = crate::report::Status::Unsupported;
-                        r.note = Some(e.to_string());
-                    }
-                }
                 r
             })
             .collect();
@@ -444,19 +507,35 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_variant_makes_a_valid_vrrpd_config_and_keepalived_where_it_can() {
+    fn every_variant_makes_valid_configs_for_both() {
         let script = Path::new("/tmp/check-h1.sh");
         for v in Variant::ALL {
-            let spec = v.node(1, MASTER_PRIORITY, script);
-            crate::vrrpd::render_toml(&spec, Path::new("/tmp/s.sock")).unwrap();
-            let keepalived = spec.to_keepalived();
-            assert_eq!(keepalived.is_ok(), v != Variant::Probes100ms, "{v:?}");
-            if let Ok(k) = keepalived {
-                k.render().unwrap();
+            for n in [1, 2] {
+                let spec = v.node(n, script);
+                crate::vrrpd::render_toml(&spec, Path::new("/tmp/s.sock")).unwrap();
+                spec.to_keepalived().unwrap().render().unwrap();
             }
         }
-        // The weight moves the VIP: 100 - 10 < 95.
-        assert!(i32::from(MASTER_PRIORITY) + WEIGHT < i32::from(BACKUP_PRIORITY));
+        // A weight of −10 moves the VIP: 100 − 10 < 95.
+        let (m, b) = Variant::ClassicScript.priorities();
+        assert!(i32::from(m) + WEIGHT < i32::from(b));
+    }
+
+    #[test]
+    fn the_shipped_example_is_valid_and_matches_the_lab() {
+        for text in [EXAMPLE_MASTER, EXAMPLE_BACKUP] {
+            let c = vrrp_config::LoadedConfig::parse("example.toml", text)
+                .unwrap()
+                .config;
+            let i = &c.instances[0];
+            assert_eq!(i.interface, vrrp_lab::HOST_IFACE);
+            assert_eq!(i.virtual_ips[0].addr, VIP);
+            assert_eq!(i.advert_interval, Variant::ShippedExample.advert());
+        }
+        let (m, b) = Variant::ShippedExample.priorities();
+        assert!(EXAMPLE_MASTER.contains(&format!("priority = {m}")));
+        assert!(EXAMPLE_BACKUP.contains(&format!("priority = {b}")));
+        assert!(EXAMPLE_MASTER.contains("process = \"nginx\""));
     }
 
     fn req(start_ms: u64, end_ms: u64, outcome: Result<&str, &str>) -> Request {

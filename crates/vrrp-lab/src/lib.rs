@@ -63,7 +63,7 @@ use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Output, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -264,6 +264,37 @@ pub struct Lab {
     /// Every namespace created so far, in creation order (torn down in reverse).
     namespaces: Vec<String>,
     dir: PathBuf,
+    /// Extra segments added so far ([`Lab::add_segment`]).
+    segments: AtomicUsize,
+}
+
+/// An extra LAN segment of a [`Lab`] ([`Lab::add_segment`]): a bridge of its own in the LAN
+/// namespace and one more interface in every host, a separate broadcast domain (VRIDs and
+/// addresses may repeat across segments, as on separate VLANs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Segment {
+    index: usize,
+    bridge: String,
+    interface: String,
+}
+
+impl Segment {
+    /// 1 for the first extra segment (the lab's own LAN is 0).
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    /// The segment's bridge in the LAN namespace (`br1`, ...): capture it with
+    /// [`Lab::capture_on`].
+    pub fn bridge(&self) -> &str {
+        &self.bridge
+    }
+
+    /// Every host's interface on this segment (`eth1`, ...), up, with only its IPv6
+    /// link-local address (add others with [`Host::run`]).
+    pub fn interface(&self) -> &str {
+        &self.interface
+    }
 }
 
 impl Lab {
@@ -295,6 +326,7 @@ impl Lab {
             hosts: Vec::new(),
             namespaces: Vec::new(),
             dir,
+            segments: AtomicUsize::new(0),
         };
         lab.build(hosts)?;
         Ok(lab)
@@ -395,8 +427,47 @@ impl Lab {
 
     /// Starts tcpdump on the bridge with a pcap-filter expression (`""` for everything).
     pub fn capture(&self, filter: &str) -> Result<Capture> {
-        let path = unique_file(&self.dir, "bridge", "pcap");
-        Capture::start(&self.lan, BRIDGE, filter, &path)
+        self.capture_on(BRIDGE, filter)
+    }
+
+    /// Starts tcpdump on interface `dev` of the LAN namespace (a [`Segment`]'s bridge, or a
+    /// host's bridge port).
+    pub fn capture_on(&self, dev: &str, filter: &str) -> Result<Capture> {
+        let path = unique_file(&self.dir, dev, "pcap");
+        Capture::start(&self.lan, dev, filter, &path)
+    }
+
+    /// Adds a LAN segment: bridge `brK` (multicast snooping off) in the LAN namespace and
+    /// interface `ethK` in every host, K = 1, 2, ... in the order of the calls. Veths are
+    /// created inside the namespaces, as for the main LAN.
+    pub fn add_segment(&self) -> Result<Segment> {
+        let index = self.segments.fetch_add(1, Ordering::Relaxed) + 1;
+        let segment = Segment {
+            index,
+            bridge: format!("br{index}"),
+            interface: format!("eth{index}"),
+        };
+        let mut batch = format!(
+            "link add {br} type bridge mcast_snooping 0 stp_state 0\nlink set {br} up\n",
+            br = segment.bridge
+        );
+        for host in &self.hosts {
+            batch.push_str(&format!(
+                "link add {port} type veth peer name {dev} netns {ns}\nlink set {port} master {br} up\n",
+                port = format!("{}s{index}", host.port),
+                dev = segment.interface,
+                ns = host.namespace,
+                br = segment.bridge,
+            ));
+        }
+        ip_batch(&self.lan, &batch)?;
+        for host in &self.hosts {
+            ip_batch(
+                &host.namespace,
+                &format!("link set {} up\n", segment.interface),
+            )?;
+        }
+        Ok(segment)
     }
 
     /// Drops `traffic` between hosts `a` and `b`, both ways, until the guard is dropped.

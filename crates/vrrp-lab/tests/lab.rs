@@ -440,3 +440,53 @@ fn a_burst_is_captured_whole_and_drops_are_reported() {
     assert_eq!(dropped, 0);
     assert_eq!(frames.len(), 2000);
 }
+
+#[test]
+fn extra_segments_are_separate_broadcast_domains_with_their_own_bridge() {
+    if !require_root() {
+        return;
+    }
+    let lab = Lab::new(2).unwrap();
+    let (a, b) = (lab.host(1).unwrap(), lab.host(2).unwrap());
+    let s1 = lab.add_segment().unwrap();
+    let s2 = lab.add_segment().unwrap();
+    assert_eq!(
+        (s1.index(), s1.bridge(), s1.interface()),
+        (1, "br1", "eth1")
+    );
+    assert_eq!((s2.bridge(), s2.interface()), ("br2", "eth2"));
+    for (host, last) in [(a, 1), (b, 2)] {
+        for (seg, base) in [(&s1, 0), (&s2, 64)] {
+            host.run(&[
+                "ip",
+                "addr",
+                "add",
+                &format!("198.51.100.{}/26", base + last),
+                "dev",
+                seg.interface(),
+            ])
+            .unwrap();
+        }
+    }
+    let capture1 = lab.capture_on(s1.bridge(), "icmp").unwrap();
+    let capture2 = lab.capture_on(s2.bridge(), "icmp").unwrap();
+    let out = a
+        .output(&[
+            "ping",
+            "-n",
+            "-q",
+            "-c",
+            "2",
+            "-i",
+            "0.05",
+            "-W",
+            "1",
+            "198.51.100.66",
+        ])
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let (on1, on2) = (capture1.stop().unwrap(), capture2.stop().unwrap());
+    assert!(on1.is_empty(), "segment 1 saw segment 2's ping");
+    assert_eq!(on2.len(), 4, "2 requests + 2 replies on br2");
+    assert!(a.link_local("eth1").unwrap().is_some());
+}
