@@ -194,66 +194,79 @@ fn row(c: &CaseResult, metric: &str, suffix: &str) -> Row {
     }
 }
 
-/// A line of a line chart: its legend, its implementation (for the colour), its points.
+/// A line of a line chart: its legend, its implementation (for the colour), whether it is
+/// drawn faint (the short advert interval), its points.
 struct Series {
     name: String,
     implementation: String,
+    faint: bool,
     points: Vec<(f64, f64)>,
 }
 
 fn line_chart(path: &Path, title: &str, y_desc: &str, series: &[Series]) -> Result<()> {
     let err = plot_err(path);
-    let xs: Vec<f64> = series
+    // The x axis is categorical: the instance counts measured, evenly spaced.
+    let mut sizes: Vec<f64> = series
         .iter()
         .flat_map(|s| s.points.iter().map(|p| p.0))
         .collect();
+    sizes.sort_by(f64::total_cmp);
+    sizes.dedup();
+    let position = |x: f64| sizes.iter().position(|&s| s == x).map(|i| i as f64);
     let ys: Vec<f64> = series
         .iter()
         .flat_map(|s| s.points.iter().map(|p| p.1))
         .filter(|v| v.is_finite())
         .collect();
-    let x_hi = xs.iter().copied().fold(1.0f64, f64::max).log10() + 0.1;
-    let y_hi = ys.iter().copied().fold(0.0f64, f64::max) * 1.1 + 1e-3;
+    let y_hi = ys.iter().copied().fold(0.0f64, f64::max) * 1.15 + 1e-3;
+    let n = sizes.len().max(1);
     let root = SVGBackend::new(path, (WIDTH, 480)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| err(e.to_string()))?;
     let mut chart = ChartBuilder::on(&root)
         .caption(title, ("sans-serif", 18))
         .margin(12)
-        .x_label_area_size(40)
+        .x_label_area_size(45)
         .y_label_area_size(60)
-        .build_cartesian_2d(-0.1f64..x_hi, 0f64..y_hi)
+        .build_cartesian_2d(-0.3f64..(n as f64 - 0.7), 0f64..y_hi)
         .map_err(|e| err(e.to_string()))?;
+    let sizes_for_labels = sizes.clone();
     chart
         .configure_mesh()
-        .x_desc("instances in one daemon (log scale)")
+        .x_labels(n)
+        .x_desc("instances in one daemon")
         .y_desc(y_desc)
         .label_style(("sans-serif", 12))
         .axis_desc_style(("sans-serif", 13))
-        .x_label_formatter(&|v| format_value(10f64.powf(*v)))
+        .x_label_formatter(&move |v| {
+            let i = v.round();
+            match sizes_for_labels.get(i as usize) {
+                Some(size) if (v - i).abs() < 1e-6 && i >= 0.0 => format!("{size:.0}"),
+                _ => String::new(),
+            }
+        })
         .y_label_formatter(&|v| format_value(*v))
         .draw()
         .map_err(|e| err(e.to_string()))?;
-    for (k, s) in series.iter().enumerate() {
-        let (name, implementation, points) = (&s.name, &s.implementation, &s.points);
-        let c = color(implementation);
-        let dashed = k % 2 == 1;
-        let pts: Vec<(f64, f64)> = points
-            .iter()
-            .filter(|p| p.0 > 0.0 && p.1.is_finite())
-            .map(|p| (p.0.log10(), p.1))
-            .collect();
-        let style = if dashed {
-            c.mix(0.6).stroke_width(2)
+    for s in series {
+        let c = color(&s.implementation);
+        let style = if s.faint {
+            c.mix(0.45).stroke_width(2)
         } else {
             c.stroke_width(2)
         };
+        let pts: Vec<(f64, f64)> = s
+            .points
+            .iter()
+            .filter(|p| p.1.is_finite())
+            .filter_map(|p| Some((position(p.0)?, p.1)))
+            .collect();
         chart
             .draw_series(LineSeries::new(pts.clone(), style))
             .map_err(|e| err(e.to_string()))?
-            .label(name.clone())
+            .label(s.name.clone())
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
         chart
-            .draw_series(pts.iter().map(|&p| Circle::new(p, 4, c.filled())))
+            .draw_series(pts.iter().map(|&p| Circle::new(p, 4, style.filled())))
             .map_err(|e| err(e.to_string()))?;
     }
     chart
@@ -281,12 +294,17 @@ fn scale_series(report: &RunReport, metric: &str) -> Vec<Series> {
         let Some(median) = c.get(metric).and_then(|m| m.summary).map(|s| s.median) else {
             continue;
         };
-        let name = format!("{} {} ms", c.implementation, interval);
+        let name = format!(
+            "{}, adverts every {}",
+            c.implementation,
+            crate::measures::label(std::time::Duration::from_secs_f64(interval / 1e3))
+        );
         match out.iter_mut().find(|s| s.name == name) {
             Some(s) => s.points.push((size, median)),
             None => out.push(Series {
                 name,
                 implementation: c.implementation.clone(),
+                faint: interval < 1000.0,
                 points: vec![(size, median)],
             }),
         }

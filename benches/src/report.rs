@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::{Result, file_err};
@@ -15,7 +15,7 @@ use crate::stats::Summary;
 pub const SCHEMA: u32 = 1;
 
 /// How a case ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum Status {
@@ -29,7 +29,7 @@ pub enum Status {
 }
 
 /// One measured quantity of a case.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Metric {
     /// Its name (`failover_ms`, ...).
     pub name: String,
@@ -44,7 +44,7 @@ pub struct Metric {
 }
 
 /// One case (measure × settings × implementation).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CaseResult {
     /// The measure (`host-death`, ...).
     pub measure: String,
@@ -102,7 +102,7 @@ impl CaseResult {
 }
 
 /// The clock check of a run: how capture timestamps compare with the harness's clock.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClockCheck {
     /// What was done.
     pub method: String,
@@ -121,7 +121,7 @@ pub struct ClockCheck {
 }
 
 /// A whole run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunReport {
     /// Layout version.
     pub schema: u32,
@@ -158,6 +158,12 @@ pub struct RunReport {
 }
 
 impl RunReport {
+    /// Reads a results.json.
+    pub fn read(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(file_err(path))?;
+        Ok(serde_json::from_str(&text)?)
+    }
+
     /// Writes `DIR/RUN_ID/results.json` and returns that directory.
     pub fn write(&self, out: &Path) -> Result<PathBuf> {
         let dir = out.join(&self.run_id);

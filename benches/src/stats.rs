@@ -1,9 +1,9 @@
 //! Summaries of samples: min / median / p99 / max.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A summary of a sample set (nearest-rank percentiles, so every number is a measured value).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
     /// How many samples.
     pub n: usize,

@@ -53,7 +53,7 @@ enum Which {
     Vrrpd,
 }
 
-/// What the harness runs inside lab hosts.
+/// Other commands: `plot`, and what the harness runs inside lab hosts.
 #[derive(Debug, Subcommand)]
 enum Helper {
     /// The lab's HTTP backend: answers every GET with NAME.
@@ -63,6 +63,11 @@ enum Helper {
         port: u16,
         #[arg(long)]
         name: String,
+    },
+    /// Draws the plots of a run again from its results.json (into the same directory).
+    Plot {
+        /// The run's directory.
+        dir: PathBuf,
     },
     /// Keeps THREADS threads busy for SECONDS.
     #[command(hide = true)]
@@ -82,6 +87,22 @@ fn main() -> ExitCode {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("serve: {e}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        Some(Helper::Plot { dir }) => {
+            let drawn = vrrp_benches::report::RunReport::read(&dir.join("results.json"))
+                .and_then(|report| vrrp_benches::plot::render_all(&report, &dir));
+            return match drawn {
+                Ok(files) => {
+                    for f in files {
+                        println!("{}", f.display());
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("vrrp-lab-bench plot: {e}");
                     ExitCode::FAILURE
                 }
             };

@@ -56,9 +56,10 @@ impl Capture {
             "-U",
             "--immediate-mode",
             // In immediate mode libpcap's default ring is small: a burst of a few hundred
-            // frames (100 VRRP instances advertising together) overflows it.
+            // frames (100 VRRP instances advertising together) overflows it, and on a busy
+            // machine tcpdump may wait a while for the CPU. 64 MiB, allocated as used.
             "-B",
-            "16384",
+            "65536",
             "-s",
             "0",
             "-n",
