@@ -11,6 +11,8 @@ use vrrp_packet::{IP_PROTOCOL_VRRP, Packet};
 const ETHERTYPE_VLAN: u16 = 0x8100;
 const ETHERTYPE_ARP: u16 = 0x0806;
 const ICMPV6: u8 = 58;
+/// IPv6 Fragment extension header (RFC 8200 §4.5).
+const IPV6_FRAGMENT: u8 = 44;
 const NEIGHBOR_ADVERTISEMENT: u8 = 136;
 
 /// A VRRP advertisement seen on the bridge.
@@ -28,6 +30,9 @@ pub struct Advert {
     pub vrid: u8,
     /// Priority (0: the master resigns).
     pub priority: u8,
+    /// Sent in IP fragments (larger than the link MTU): this is the first fragment. A VRRP
+    /// receiver gets it only after reassembly.
+    pub fragmented: bool,
 }
 
 /// An announcement of a VIP: a gratuitous ARP (sender IP = target IP = the VIP) or an
@@ -108,9 +113,28 @@ fn classify_bytes(data: &[u8], at: SystemTime) -> Option<Frame> {
         });
     }
     let ip = IpHeader::new_checked(payload).ok()?;
-    match ip.protocol() {
+    // A VRRP message too big for the MTU leaves in fragments: read the first one's header.
+    let (protocol, body, fragmented) = match ip {
+        IpHeader::V6(v6) if v6.next_header() == IPV6_FRAGMENT => {
+            let frag = v6.payload();
+            let offset = u16::from_be_bytes(frag.get(2..4)?.try_into().ok()?) >> 3;
+            if offset != 0 {
+                return None;
+            }
+            (*frag.first()?, frag.get(8..)?, true)
+        }
+        IpHeader::V4(v4) if v4.is_fragment() => {
+            let offset = u16::from_be_bytes(payload.get(6..8)?.try_into().ok()?) & 0x1fff;
+            if offset != 0 {
+                return None;
+            }
+            (v4.protocol(), v4.payload(), true)
+        }
+        _ => (ip.protocol(), ip.payload(), false),
+    };
+    match protocol {
         IP_PROTOCOL_VRRP => {
-            let vrrp = Packet::new_checked(ip.payload()).ok()?;
+            let vrrp = Packet::new_checked(body).ok()?;
             Some(Frame::Advert(Advert {
                 at,
                 vlan,
@@ -118,6 +142,7 @@ fn classify_bytes(data: &[u8], at: SystemTime) -> Option<Frame> {
                 version: vrrp.version(),
                 vrid: vrrp.vrid(),
                 priority: vrrp.priority(),
+                fragmented,
             }))
         }
         ICMPV6 => {
@@ -172,6 +197,7 @@ mod tests {
             panic!("{plain:?}")
         };
         assert_eq!((a.vlan, a.vrid, a.priority, a.version), (None, 51, 200, 3));
+        assert!(!a.fragmented);
         assert_eq!(a.src, IpAddr::V4(Ipv4Addr::new(192, 0, 2, 11)));
         let tagged = classify_bytes(&eth(0x0800, Some(101), &ipv4_vrrp(0)), at).unwrap();
         let Frame::Advert(a) = tagged else {
@@ -216,6 +242,31 @@ mod tests {
         ip6.extend_from_slice(&icmp);
         let f = classify_bytes(&eth(0x86dd, None, &ip6), at).unwrap();
         assert!(matches!(f, Frame::Announcement(a) if a.ip == IpAddr::V6(target)));
+    }
+
+    #[test]
+    fn the_first_fragment_of_a_big_ipv6_advert_is_an_advert() {
+        let src: Ipv6Addr = "fe80::1".parse().unwrap();
+        let mut frag = vec![112, 0, 0, 1, 0, 0, 0, 7]; // next 112, offset 0, M=1, id 7
+        frag.extend_from_slice(&[0x31, 51, 150, 100, 0, 10, 0, 0]);
+        frag.extend_from_slice(&[0u8; 64]);
+        let mut ip6 = vec![0x60, 0, 0, 0];
+        ip6.extend_from_slice(&(frag.len() as u16).to_be_bytes());
+        ip6.extend_from_slice(&[IPV6_FRAGMENT, 255]);
+        ip6.extend_from_slice(&src.octets());
+        ip6.extend_from_slice(&"ff02::12".parse::<Ipv6Addr>().unwrap().octets());
+        ip6.extend_from_slice(&frag);
+        let f = classify_bytes(&eth(0x86dd, None, &ip6), SystemTime::UNIX_EPOCH).unwrap();
+        let Frame::Advert(a) = f else { panic!("{f:?}") };
+        assert_eq!((a.vrid, a.priority, a.fragmented), (51, 150, true));
+        assert_eq!(a.src, IpAddr::V6(src));
+        // A later fragment (offset 181 × 8) carries no VRRP header.
+        let mut later = ip6.clone();
+        later[42..44].copy_from_slice(&(181u16 << 3).to_be_bytes());
+        assert_eq!(
+            classify_bytes(&eth(0x86dd, None, &later), SystemTime::UNIX_EPOCH),
+            None
+        );
     }
 
     #[test]

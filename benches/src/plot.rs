@@ -324,7 +324,7 @@ pub fn render_all(report: &RunReport, dir: &Path) -> Result<Vec<PathBuf>> {
         strip(
             "host-death.svg",
             "Host death (SIGKILL): overshoot over 3 × interval + Skew_Time",
-            "ms after the RFC bound (backup's first advert − master's last advert − Master_Down_Interval)",
+            "ms after Master_Down_Interval, counted from the master's last advert",
             rows(report, "host-death", "overshoot_ms", ""),
             Scale::Linear,
         )?;
@@ -344,7 +344,7 @@ pub fn render_all(report: &RunReport, dir: &Path) -> Result<Vec<PathBuf>> {
         strip(
             "service-death.svg",
             "Service death: backend killed on the master → VIP answered by the backup",
-            "ms from the kill to the client's first answer from the backup (log scale)",
+            "ms from the kill to the first answer from the backup (log scale)",
             rows(report, "service-death", "answered_ms", ""),
             Scale::Log,
         )?;

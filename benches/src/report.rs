@@ -164,14 +164,23 @@ impl RunReport {
         Ok(serde_json::from_str(&text)?)
     }
 
-    /// Writes `DIR/RUN_ID/results.json` and returns that directory.
+    /// Writes `DIR/RUN_ID/results.json` and `summary.md` ([`markdown`](RunReport::markdown))
+    /// and returns that directory.
     pub fn write(&self, out: &Path) -> Result<PathBuf> {
         let dir = out.join(&self.run_id);
         std::fs::create_dir_all(&dir).map_err(file_err(&dir))?;
         let path = dir.join("results.json");
         let text = serde_json::to_string_pretty(self)?;
         std::fs::write(&path, text + "\n").map_err(file_err(&path))?;
+        self.write_summary(&dir)?;
         Ok(dir)
+    }
+
+    /// Writes `dir/summary.md`.
+    pub fn write_summary(&self, dir: &Path) -> Result<PathBuf> {
+        let path = dir.join("summary.md");
+        std::fs::write(&path, self.markdown()).map_err(file_err(&path))?;
+        Ok(path)
     }
 }
 
@@ -197,6 +206,116 @@ pub fn utc(unix_seconds: u64) -> String {
     )
 }
 
+/// `value` with a sensible number of digits.
+fn fmt(v: f64) -> String {
+    let a = v.abs();
+    if a >= 100.0 {
+        format!("{v:.0}")
+    } else if a >= 10.0 {
+        format!("{v:.1}")
+    } else if a >= 0.1 {
+        format!("{v:.2}")
+    } else {
+        format!("{v:.3}")
+    }
+}
+
+impl RunReport {
+    /// A Markdown summary: one table per measure, a row per case, metric and
+    /// implementation, with min / median / p99 / max (what docs/performance.md quotes).
+    pub fn markdown(&self) -> String {
+        let mut out = format!(
+            "# Lab benchmark run {}\n\n{} mode, {} trials per timing case, seed {}, {:.0} s wall time; \
+             {} on {} × {} ({} MiB), kernel {}; load average {} at the start, {} at the end.\n",
+            self.run_id,
+            self.mode,
+            self.trials,
+            self.seed,
+            self.wall_seconds,
+            self.implementations.join(" and "),
+            self.machine.cpus,
+            self.machine.cpu_model,
+            self.machine.memory_mib,
+            self.machine.kernel,
+            self.load_average[0],
+            self.load_average[1],
+        );
+        for (name, version) in &self.versions {
+            out.push_str(&format!("- {name}: {version}\n"));
+        }
+        if let Some(c) = &self.clock_check {
+            if let Some(s) = c.offsets_us {
+                out.push_str(&format!(
+                    "- clock check: capture − send {}..{} µs (median {}), address watch latency median {} µs, wall-clock drift {} µs, ok: {}\n",
+                    fmt(s.min),
+                    fmt(s.max),
+                    fmt(s.median),
+                    c.address_watch_latency_us.map_or("?".into(), |l| fmt(l.median)),
+                    fmt(c.realtime_drift_us),
+                    c.ok
+                ));
+            }
+        }
+        for note in &self.notes {
+            out.push_str(&format!("- note: {note}\n"));
+        }
+        let mut measures: Vec<&str> = Vec::new();
+        for r in &self.results {
+            if !measures.contains(&r.measure.as_str()) {
+                measures.push(&r.measure);
+            }
+        }
+        for measure in measures {
+            out.push_str(&format!(
+                "\n## {measure}\n\n| case | metric | implementation | n | min | median | p99 | max |\n|---|---|---|---|---|---|---|---|\n"
+            ));
+            for r in self.results.iter().filter(|r| r.measure == measure) {
+                if r.status != Status::Ok {
+                    let why = r
+                        .note
+                        .clone()
+                        .or_else(|| r.failures.first().cloned())
+                        .unwrap_or_default();
+                    out.push_str(&format!(
+                        "| {} | | {} | {:?}: {} | | | | |\n",
+                        r.case, r.implementation, r.status, why
+                    ));
+                    continue;
+                }
+                for m in &r.metrics {
+                    match m.summary {
+                        Some(s) => out.push_str(&format!(
+                            "| {} | {} ({}) | {} | {} | {} | {} | {} | {} |\n",
+                            r.case,
+                            m.name,
+                            m.unit,
+                            r.implementation,
+                            s.n,
+                            fmt(s.min),
+                            fmt(s.median),
+                            fmt(s.p99),
+                            fmt(s.max)
+                        )),
+                        None => out.push_str(&format!(
+                            "| {} | {} ({}) | {} | 0 | | | | |\n",
+                            r.case, m.name, m.unit, r.implementation
+                        )),
+                    }
+                }
+                if !r.failures.is_empty() {
+                    out.push_str(&format!(
+                        "| {} | failed trials | {} | {} | | | | |\n",
+                        r.case,
+                        r.implementation,
+                        r.failures.len()
+                    ));
+                }
+            }
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -206,6 +325,45 @@ mod tests {
         assert_eq!(utc(0), "1970-01-01T00:00:00Z");
         assert_eq!(utc(951_782_400), "2000-02-29T00:00:00Z");
         assert_eq!(utc(1_700_000_000), "2023-11-14T22:13:20Z");
+    }
+
+    #[test]
+    fn the_summary_has_a_row_per_metric_and_says_why_a_case_is_missing() {
+        let mut ok = CaseResult::new("host-death", "IPv4 10ms", "keepalived");
+        ok.metric("overshoot_ms", "ms", "", vec![0.5, 0.1, 0.2]);
+        let mut no = CaseResult::new("host-death", "IPv4 10ms", "vrrpd");
+        no.status = Status::Unsupported;
+        no.note = Some("no such thing".into());
+        let report = RunReport {
+            schema: SCHEMA,
+            harness: "t".into(),
+            run_id: "r".into(),
+            started_utc: utc(0),
+            wall_seconds: 1.0,
+            mode: "smoke".into(),
+            trials: 3,
+            seed: 1,
+            command: vec![],
+            machine: Machine::detect(),
+            load_average: ["0 0 0".into(), "0 0 0".into()],
+            versions: BTreeMap::new(),
+            implementations: vec!["keepalived".into(), "vrrpd".into()],
+            notes: vec![],
+            clock_check: None,
+            results: vec![ok, no],
+        };
+        let md = report.markdown();
+        assert!(md.contains("## host-death"), "{md}");
+        assert!(
+            md.contains(
+                "| IPv4 10ms | overshoot_ms (ms) | keepalived | 3 | 0.10 | 0.20 | 0.50 | 0.50 |"
+            ),
+            "{md}"
+        );
+        assert!(
+            md.contains("| IPv4 10ms | | vrrpd | Unsupported: no such thing |"),
+            "{md}"
+        );
     }
 
     #[test]

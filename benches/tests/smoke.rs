@@ -13,21 +13,7 @@ use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
-
-fn keepalived_installed() -> bool {
-    let found = Command::new("keepalived")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "keepalived is not installed and CI is set"
-        );
-        eprintln!("skipping: keepalived is not installed");
-    }
-    found
-}
+use vrrp_lab::keepalived::require_keepalived;
 
 fn samples(case: &Value, metric: &str) -> Vec<f64> {
     let m = case["metrics"]
@@ -65,8 +51,8 @@ fn cases<'a>(report: &'a Value, measure: &str) -> Vec<&'a Value> {
 }
 
 #[test]
-fn the_smoke_run_against_keepalived_measures_every_case_and_writes_json_and_plots() {
-    if !vrrp_lab::require_root() || !keepalived_installed() {
+fn the_smoke_run_measures_every_case_of_both_implementations_and_writes_json_and_plots() {
+    if !vrrp_lab::require_root() || !require_keepalived() {
         return;
     }
     let bench = Path::new(env!("CARGO_BIN_EXE_vrrp-lab-bench"));

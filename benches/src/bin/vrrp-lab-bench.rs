@@ -64,7 +64,8 @@ enum Helper {
         #[arg(long)]
         name: String,
     },
-    /// Draws the plots of a run again from its results.json (into the same directory).
+    /// Draws the plots and summary.md of a run again from its results.json (into the same
+    /// directory).
     Plot {
         /// The run's directory.
         dir: PathBuf,
@@ -92,8 +93,13 @@ fn main() -> ExitCode {
             };
         }
         Some(Helper::Plot { dir }) => {
-            let drawn = vrrp_benches::report::RunReport::read(&dir.join("results.json"))
-                .and_then(|report| vrrp_benches::plot::render_all(&report, &dir));
+            let drawn = vrrp_benches::report::RunReport::read(&dir.join("results.json")).and_then(
+                |report| {
+                    let mut files = vrrp_benches::plot::render_all(&report, &dir)?;
+                    files.push(report.write_summary(&dir)?);
+                    Ok(files)
+                },
+            );
             return match drawn {
                 Ok(files) => {
                     for f in files {

@@ -135,6 +135,8 @@ pub struct PairTrial {
     pub priority_zero: Option<SystemTime>,
     /// The backup's first advert after the signal.
     pub first_backup_advert: SystemTime,
+    /// Whether that advert left in IP fragments (bigger than the MTU).
+    pub backup_advert_fragmented: bool,
     /// The first VIP installed on the backup.
     pub vip_first: SystemTime,
     /// The last VIP installed on the backup.
@@ -260,14 +262,15 @@ impl PairLab {
             .filter(|a| a.src == master_src && a.priority == 0 && a.at >= signal)
             .map(|a| a.at)
             .min();
-        let first_backup_advert = adverts
+        let first_backup = adverts
             .iter()
             .filter(|a| a.src == backup_src && a.at >= signal)
-            .map(|a| a.at)
-            .min()
+            .min_by_key(|a| a.at)
             .ok_or_else(|| {
                 BenchError::Invalid("no advert from the backup after the signal".into())
             })?;
+        let (first_backup_advert, backup_advert_fragmented) =
+            (first_backup.at, first_backup.fragmented);
         let vip_first = installed.iter().map(|e| e.at).min().unwrap_or(signal);
         // The first installation of each VIP; the last of those.
         let mut first_per_vip: BTreeMap<IpAddr, SystemTime> = BTreeMap::new();
@@ -290,6 +293,7 @@ impl PairLab {
             last_master_advert,
             priority_zero,
             first_backup_advert,
+            backup_advert_fragmented,
             vip_first,
             vip_all,
             announce_first,
@@ -484,6 +488,12 @@ pub fn takeover(settings: &Settings, rng: &mut Rng) -> Result<Vec<CaseResult>> {
                 "ms",
                 "backup's first advert as master → every VIP announced once",
                 col(&|t| opt_ms(t.announce_all, t.first_backup_advert)),
+            );
+            r.metric(
+                "advert_fragmented",
+                "0/1",
+                "1 when the backup's first advert was bigger than the MTU and left in IP fragments",
+                col(&|t| f64::from(u8::from(t.backup_advert_fragmented))),
             );
         },
     )

@@ -61,6 +61,26 @@ const START_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often the wait helpers look again.
 const POLL: Duration = Duration::from_millis(5);
 
+/// Whether keepalived can be run here (`keepalived --version` works).
+///
+/// Like [`require_root`](crate::require_root): returns `false` and says why on stderr, or
+/// panics when the `CI` environment variable is set (CI installs keepalived, so a test that
+/// needs it must fail there, never skip).
+#[allow(clippy::panic)] // the documented contract: CI must not skip these tests
+pub fn require_keepalived() -> bool {
+    let found = std::process::Command::new("keepalived")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        if std::env::var_os("CI").is_some() {
+            panic!("this test needs keepalived and CI is set, but it is not installed");
+        }
+        eprintln!("skipping: this test needs keepalived, which is not installed");
+    }
+    found
+}
+
 /// A virtual address of an instance: `ADDR/LEN`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct VirtualIp {

@@ -14,8 +14,10 @@
 //!   [`Host::neighbour`]);
 //! - run code of the test process inside a host ([`Host::in_ns`], [`Host::block_on`],
 //!   [`Host::spawn_async`]): netlink, raw sockets or a whole runtime;
-//! - capture with tcpdump ([`Lab::capture`], [`Host::capture`]) and read the frames with
-//!   their timestamps ([`Capture::packets`], [`CapturedPacket`]);
+//! - capture with tcpdump ([`Lab::capture`], [`Lab::capture_on`], [`Host::capture`]) and read
+//!   the frames with their timestamps ([`Capture::packets`], [`CapturedPacket`]);
+//! - add LAN segments, each a bridge of its own with one more interface per host
+//!   ([`Lab::add_segment`]);
 //! - break the network with nftables ([`Lab::drop_between`], [`Lab::drop_random`]);
 //! - watch a host's addresses through rtnetlink, with wall-clock timestamps comparable with
 //!   capture times ([`Host::watch_addresses`]);
@@ -153,29 +155,23 @@ pub fn cleanup_on_signals() -> Result<()> {
                 }
             };
             runtime.block_on(async move {
-                let kinds = [
-                    (SignalKind::interrupt(), 2),
-                    (SignalKind::terminate(), 15),
-                    (SignalKind::hangup(), 1),
-                ];
-                let mut streams = Vec::new();
-                for (kind, number) in kinds {
-                    match signal(kind) {
-                        Ok(stream) => streams.push((stream, number)),
-                        Err(e) => {
-                            let _ = tx.send(Err(LabError::Runtime(e)));
-                            return;
-                        }
+                let streams = (
+                    signal(SignalKind::interrupt()),
+                    signal(SignalKind::terminate()),
+                    signal(SignalKind::hangup()),
+                );
+                let (mut int, mut term, mut hup) = match streams {
+                    (Ok(int), Ok(term), Ok(hup)) => (int, term, hup),
+                    (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
+                        let _ = tx.send(Err(LabError::Runtime(e)));
+                        return;
                     }
-                }
-                let _ = tx.send(Ok(()));
-                let [(int, a), (term, b), (hup, c)] = &mut streams[..] else {
-                    return;
                 };
+                let _ = tx.send(Ok(()));
                 let number = tokio::select! {
-                    _ = int.recv() => *a,
-                    _ = term.recv() => *b,
-                    _ = hup.recv() => *c,
+                    _ = int.recv() => 2,
+                    _ = term.recv() => 15,
+                    _ = hup.recv() => 1,
                 };
                 eprintln!("vrrp-lab: signal {number}: tearing every lab down");
                 teardown_live();

@@ -9,25 +9,11 @@ use std::time::Duration;
 
 use vrrp_lab::keepalived::{
     InstanceState, Keepalived, KeepalivedConfig, TrackRef, VirtualIp, VrrpInstance, VrrpScript,
+    require_keepalived,
 };
 use vrrp_lab::{CapturedPacket, Host, Lab, require_root};
 
 const INTERVAL: Duration = Duration::from_millis(100);
-
-fn keepalived_installed() -> bool {
-    let found = std::process::Command::new("keepalived")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "keepalived is not installed and CI is set"
-        );
-        eprintln!("skipping: keepalived is not installed");
-    }
-    found
-}
 
 fn config(router_id: &str, priority: u8, vip: IpAddr) -> KeepalivedConfig {
     let mut instance = VrrpInstance::new("VI_1", "eth0", 51, priority, vec![VirtualIp::host(vip)]);
@@ -125,7 +111,7 @@ fn elect_and_crash(vip: IpAddr) {
 
 #[test]
 fn two_keepalived_elect_the_higher_priority_and_fail_over_on_sigkill_v4() {
-    if !require_root() || !keepalived_installed() {
+    if !require_root() || !require_keepalived() {
         return;
     }
     elect_and_crash("192.0.2.100".parse().unwrap());
@@ -133,7 +119,7 @@ fn two_keepalived_elect_the_higher_priority_and_fail_over_on_sigkill_v4() {
 
 #[test]
 fn two_keepalived_elect_the_higher_priority_and_fail_over_on_sigkill_v6() {
-    if !require_root() || !keepalived_installed() {
+    if !require_root() || !require_keepalived() {
         return;
     }
     elect_and_crash("2001:db8::100".parse().unwrap());
@@ -141,7 +127,7 @@ fn two_keepalived_elect_the_higher_priority_and_fail_over_on_sigkill_v6() {
 
 #[test]
 fn a_graceful_stop_sends_priority_zero_and_the_backup_takes_over_within_skew_time() {
-    if !require_root() || !keepalived_installed() {
+    if !require_root() || !require_keepalived() {
         return;
     }
     let lab = Lab::new(2).unwrap();
@@ -185,7 +171,7 @@ fn a_graceful_stop_sends_priority_zero_and_the_backup_takes_over_within_skew_tim
 
 #[test]
 fn a_failing_script_with_a_weight_moves_the_vip() {
-    if !require_root() || !keepalived_installed() {
+    if !require_root() || !require_keepalived() {
         return;
     }
     let lab = Lab::new(2).unwrap();
