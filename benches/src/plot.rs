@@ -89,7 +89,7 @@ fn strip_chart(path: &Path, title: &str, x_desc: &str, rows: &[Row], scale: Scal
         .disable_y_mesh()
         .y_labels(0)
         .x_desc(format!(
-            "{x_desc} — dots: trials, tall tick: median, short tick: p99"
+            "{x_desc} · dots: trials, tall tick: median, short: p99"
         ))
         .x_label_style(("sans-serif", 12))
         .axis_desc_style(("sans-serif", 13))
