@@ -26,6 +26,8 @@ const POLL: Duration = Duration::from_millis(5);
 #[derive(Debug)]
 pub struct Capture {
     child: Option<Child>,
+    /// tcpdump's stderr lines after "listening on" (its exit statistics among them).
+    stderr: Option<mpsc::Receiver<String>>,
     path: PathBuf,
     what: String,
 }
@@ -53,6 +55,11 @@ impl Capture {
             &path_text,
             "-U",
             "--immediate-mode",
+            // In immediate mode libpcap's default ring is small: a burst of a few hundred
+            // frames (100 VRRP instances advertising together) overflows it, and on a busy
+            // machine tcpdump may wait a while for the CPU. 64 MiB, allocated as used.
+            "-B",
+            "65536",
             "-s",
             "0",
             "-n",
@@ -87,6 +94,7 @@ impl Capture {
         });
         let mut capture = Self {
             child: Some(child),
+            stderr: None,
             path: path.to_owned(),
             what,
         };
@@ -95,7 +103,10 @@ impl Capture {
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match rx.recv_timeout(left) {
-                Ok(line) if line.contains("listening on") => return Ok(capture),
+                Ok(line) if line.contains("listening on") => {
+                    capture.stderr = Some(rx);
+                    return Ok(capture);
+                }
                 Ok(line) => seen.push(line),
                 Err(_) => {
                     capture.kill();
@@ -153,7 +164,14 @@ impl Capture {
     }
 
     /// Stops tcpdump (SIGINT, so it flushes) and returns every frame it captured.
-    pub fn stop(mut self) -> Result<Vec<CapturedPacket>> {
+    pub fn stop(self) -> Result<Vec<CapturedPacket>> {
+        self.stop_with_drops().map(|(packets, _)| packets)
+    }
+
+    /// [`stop`](Capture::stop), also returning how many frames the kernel dropped before
+    /// tcpdump could read them (its "packets dropped by kernel"; 0 when it did not say). A
+    /// capture with drops is missing frames that were on the wire.
+    pub fn stop_with_drops(mut self) -> Result<(Vec<CapturedPacket>, u64)> {
         if let Some(child) = self.child.as_mut() {
             let _ = kill_process(Pid::from_child(child), Signal::INT);
             let deadline = Instant::now() + STOP_TIMEOUT;
@@ -172,7 +190,16 @@ impl Capture {
             }
             self.child = None;
         }
-        self.packets()
+        let mut dropped = 0;
+        if let Some(rx) = self.stderr.take() {
+            // The forwarding thread ends when tcpdump's stderr closes.
+            while let Ok(line) = rx.recv_timeout(STOP_TIMEOUT) {
+                if let Some(n) = line.strip_suffix(" packets dropped by kernel") {
+                    dropped = n.trim().parse().unwrap_or(0);
+                }
+            }
+        }
+        Ok((self.packets()?, dropped))
     }
 
     fn kill(&mut self) {

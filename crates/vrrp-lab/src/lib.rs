@@ -14,13 +14,19 @@
 //!   [`Host::neighbour`]);
 //! - run code of the test process inside a host ([`Host::in_ns`], [`Host::block_on`],
 //!   [`Host::spawn_async`]): netlink, raw sockets or a whole runtime;
-//! - capture with tcpdump ([`Lab::capture`], [`Host::capture`]) and read the frames with
-//!   their timestamps ([`Capture::packets`], [`CapturedPacket`]);
-//! - break the network with nftables ([`Lab::drop_between`], [`Lab::drop_random`]).
+//! - capture with tcpdump ([`Lab::capture`], [`Lab::capture_on`], [`Host::capture`]) and read
+//!   the frames with their timestamps ([`Capture::packets`], [`CapturedPacket`]);
+//! - add LAN segments, each a bridge of its own with one more interface per host
+//!   ([`Lab::add_segment`]);
+//! - break the network with nftables ([`Lab::drop_between`], [`Lab::drop_random`]);
+//! - watch a host's addresses through rtnetlink, with wall-clock timestamps comparable with
+//!   capture times ([`Host::watch_addresses`]);
+//! - run keepalived as a peer or baseline ([`keepalived`]).
 //!
 //! Everything is torn down when the [`Lab`] is dropped, also when a test panics: processes
 //! in its namespaces are killed, the namespaces deleted (taking veths and the bridge with
-//! them) and its temporary directory removed.
+//! them) and its temporary directory removed. Programs that may be interrupted call
+//! [`cleanup_on_signals`] so that Ctrl-C does the same.
 //!
 //! Labs need root. Tests call [`require_root`] first: it returns `false` (and says why) where
 //! labs cannot run, and panics instead when the `CI` environment variable is set, so CI never
@@ -44,25 +50,29 @@
 //! # }
 //! ```
 
+mod addrwatch;
 mod capture;
 mod cmd;
 mod error;
+pub mod keepalived;
 mod netns;
 mod nft;
 pub mod pcap;
 
+use std::collections::BTreeSet;
 use std::fs::File;
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Output, Stdio};
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant, SystemTime};
 
 use rustix::process::{Pid, Signal, kill_process};
 use serde_json::Value;
 
+pub use addrwatch::{AddressEvent, AddressWatch};
 pub use capture::Capture;
 pub use error::{LabError, Result};
 pub use netns::NsTask;
@@ -79,6 +89,138 @@ pub const MAX_HOSTS: usize = 89;
 static LAB_COUNTER: AtomicU32 = AtomicU32::new(0);
 static TABLE_COUNTER: AtomicU32 = AtomicU32::new(0);
 const NAME_PREFIX: &str = "vrlab";
+
+/// The two clocks read at one instant, right before a signal was sent (see
+/// [`ChildGuard::kill_timed`], [`keepalived::Keepalived::crash`]).
+///
+/// Packet timestamps from a [`Capture`] are `CLOCK_REALTIME` (the kernel stamps frames with
+/// the wall clock, and tcpdump writes that), so compare them with [`realtime`]; [`monotonic`]
+/// is for intervals measured inside this process.
+///
+/// [`realtime`]: SignalMoment::realtime
+/// [`monotonic`]: SignalMoment::monotonic
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignalMoment {
+    /// `CLOCK_REALTIME`.
+    pub realtime: SystemTime,
+    /// `CLOCK_MONOTONIC`.
+    pub monotonic: Instant,
+}
+
+impl SignalMoment {
+    /// Both clocks, now (monotonic read first, then realtime, back to back).
+    pub fn now() -> Self {
+        let monotonic = Instant::now();
+        let realtime = SystemTime::now();
+        Self {
+            realtime,
+            monotonic,
+        }
+    }
+}
+
+/// Namespaces and directories of the labs of this process that are not torn down yet, for
+/// [`cleanup_on_signals`].
+static LIVE: Mutex<Live> = Mutex::new(Live {
+    namespaces: BTreeSet::new(),
+    dirs: BTreeSet::new(),
+});
+
+struct Live {
+    namespaces: BTreeSet<String>,
+    dirs: BTreeSet<PathBuf>,
+}
+
+/// Tears down every lab of this process when it gets SIGINT, SIGTERM or SIGHUP, then exits
+/// with 128 + the signal number.
+///
+/// A signal ends a process without running destructors, so without this a Ctrl-C would leave
+/// namespaces behind, with daemons still running in them. Call it once, early, in programs that
+/// build labs (benchmark harnesses, demos); tests need not (their labs are dropped on panic,
+/// and a later lab sweeps what a killed test left).
+pub fn cleanup_on_signals() -> Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (tx, rx) = std::sync::mpsc::channel::<Result<()>>();
+    std::thread::Builder::new()
+        .name("vrrp-lab-signals".into())
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime,
+                Err(e) => {
+                    let _ = tx.send(Err(LabError::Runtime(e)));
+                    return;
+                }
+            };
+            runtime.block_on(async move {
+                let streams = (
+                    signal(SignalKind::interrupt()),
+                    signal(SignalKind::terminate()),
+                    signal(SignalKind::hangup()),
+                );
+                let (mut int, mut term, mut hup) = match streams {
+                    (Ok(int), Ok(term), Ok(hup)) => (int, term, hup),
+                    (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
+                        let _ = tx.send(Err(LabError::Runtime(e)));
+                        return;
+                    }
+                };
+                let _ = tx.send(Ok(()));
+                let number = tokio::select! {
+                    _ = int.recv() => 2,
+                    _ = term.recv() => 15,
+                    _ = hup.recv() => 1,
+                };
+                eprintln!("vrrp-lab: signal {number}: tearing every lab down");
+                teardown_live();
+                std::process::exit(128 + number);
+            });
+        })
+        .map_err(|source| LabError::Spawn {
+            command: "signal thread".into(),
+            source,
+        })?;
+    rx.recv()
+        .map_err(|_| LabError::Invalid("signal thread died".into()))?
+}
+
+/// Kills every process in, and deletes, every namespace of a live lab of this process.
+fn teardown_live() {
+    let (namespaces, dirs) = match LIVE.lock() {
+        Ok(mut live) => (
+            std::mem::take(&mut live.namespaces),
+            std::mem::take(&mut live.dirs),
+        ),
+        Err(_) => return,
+    };
+    let namespaces: Vec<String> = namespaces.into_iter().collect();
+    kill_namespace_processes(&namespaces);
+    for ns in namespaces.iter().rev() {
+        let _ = cmd::run(&["ip", "netns", "del", ns]);
+    }
+    for dir in dirs {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+/// SIGKILLs every process inside `namespaces` except this one.
+fn kill_namespace_processes(namespaces: &[String]) {
+    let me = std::process::id();
+    for ns in namespaces.iter().rev() {
+        if let Ok(out) = cmd::run(&["ip", "netns", "pids", ns]) {
+            for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+                let Some(pid) = pid.parse::<i32>().ok().filter(|&p| p as u32 != me) else {
+                    continue;
+                };
+                if let Some(pid) = Pid::from_raw(pid) {
+                    let _ = kill_process(pid, Signal::KILL);
+                }
+            }
+        }
+    }
+}
 
 /// Whether this process can build labs: root, and `ip netns` works.
 ///
@@ -118,6 +260,37 @@ pub struct Lab {
     /// Every namespace created so far, in creation order (torn down in reverse).
     namespaces: Vec<String>,
     dir: PathBuf,
+    /// Extra segments added so far ([`Lab::add_segment`]).
+    segments: AtomicUsize,
+}
+
+/// An extra LAN segment of a [`Lab`] ([`Lab::add_segment`]): a bridge of its own in the LAN
+/// namespace and one more interface in every host, a separate broadcast domain (VRIDs and
+/// addresses may repeat across segments, as on separate VLANs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Segment {
+    index: usize,
+    bridge: String,
+    interface: String,
+}
+
+impl Segment {
+    /// 1 for the first extra segment (the lab's own LAN is 0).
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    /// The segment's bridge in the LAN namespace (`br1`, ...): capture it with
+    /// [`Lab::capture_on`].
+    pub fn bridge(&self) -> &str {
+        &self.bridge
+    }
+
+    /// Every host's interface on this segment (`eth1`, ...), up, with only its IPv6
+    /// link-local address (add others with [`Host::run`]).
+    pub fn interface(&self) -> &str {
+        &self.interface
+    }
 }
 
 impl Lab {
@@ -139,6 +312,9 @@ impl Lab {
             path: dir.clone(),
             source,
         })?;
+        if let Ok(mut live) = LIVE.lock() {
+            live.dirs.insert(dir.clone());
+        }
         // From here on, Drop cleans up whatever was built if a step fails.
         let mut lab = Self {
             lan: format!("{prefix}-lan"),
@@ -146,6 +322,7 @@ impl Lab {
             hosts: Vec::new(),
             namespaces: Vec::new(),
             dir,
+            segments: AtomicUsize::new(0),
         };
         lab.build(hosts)?;
         Ok(lab)
@@ -203,6 +380,9 @@ impl Lab {
     fn add_namespace(&mut self, name: &str) -> Result<()> {
         cmd::run(&["ip", "netns", "add", name])?;
         self.namespaces.push(name.to_owned());
+        if let Ok(mut live) = LIVE.lock() {
+            live.namespaces.insert(name.to_owned());
+        }
         Ok(())
     }
 
@@ -243,8 +423,47 @@ impl Lab {
 
     /// Starts tcpdump on the bridge with a pcap-filter expression (`""` for everything).
     pub fn capture(&self, filter: &str) -> Result<Capture> {
-        let path = unique_file(&self.dir, "bridge", "pcap");
-        Capture::start(&self.lan, BRIDGE, filter, &path)
+        self.capture_on(BRIDGE, filter)
+    }
+
+    /// Starts tcpdump on interface `dev` of the LAN namespace (a [`Segment`]'s bridge, or a
+    /// host's bridge port).
+    pub fn capture_on(&self, dev: &str, filter: &str) -> Result<Capture> {
+        let path = unique_file(&self.dir, dev, "pcap");
+        Capture::start(&self.lan, dev, filter, &path)
+    }
+
+    /// Adds a LAN segment: bridge `brK` (multicast snooping off) in the LAN namespace and
+    /// interface `ethK` in every host, K = 1, 2, ... in the order of the calls. Veths are
+    /// created inside the namespaces, as for the main LAN.
+    pub fn add_segment(&self) -> Result<Segment> {
+        let index = self.segments.fetch_add(1, Ordering::Relaxed) + 1;
+        let segment = Segment {
+            index,
+            bridge: format!("br{index}"),
+            interface: format!("eth{index}"),
+        };
+        let mut batch = format!(
+            "link add {br} type bridge mcast_snooping 0 stp_state 0\nlink set {br} up\n",
+            br = segment.bridge
+        );
+        for host in &self.hosts {
+            batch.push_str(&format!(
+                "link add {port} type veth peer name {dev} netns {ns}\nlink set {port} master {br} up\n",
+                port = format!("{}s{index}", host.port),
+                dev = segment.interface,
+                ns = host.namespace,
+                br = segment.bridge,
+            ));
+        }
+        ip_batch(&self.lan, &batch)?;
+        for host in &self.hosts {
+            ip_batch(
+                &host.namespace,
+                &format!("link set {} up\n", segment.interface),
+            )?;
+        }
+        Ok(segment)
     }
 
     /// Drops `traffic` between hosts `a` and `b`, both ways, until the guard is dropped.
@@ -279,29 +498,23 @@ impl Lab {
     }
 
     fn teardown(&mut self) {
-        let me = std::process::id();
-        for ns in self.namespaces.iter().rev() {
-            // Kill whatever still runs inside (daemons started by the test, their children).
-            if let Ok(out) = cmd::run(&["ip", "netns", "pids", ns]) {
-                for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
-                    let Some(pid) = pid.parse::<i32>().ok().filter(|&p| p as u32 != me) else {
-                        continue;
-                    };
-                    if let Some(pid) = Pid::from_raw(pid) {
-                        let _ = kill_process(pid, Signal::KILL);
-                    }
-                }
-            }
-        }
+        // Kill whatever still runs inside (daemons started by the test, their children).
+        kill_namespace_processes(&self.namespaces);
         for ns in self.namespaces.drain(..).rev() {
             if let Err(e) = cmd::run(&["ip", "netns", "del", &ns]) {
                 eprintln!("vrrp-lab: cannot delete namespace {ns}: {e}");
+            }
+            if let Ok(mut live) = LIVE.lock() {
+                live.namespaces.remove(&ns);
             }
         }
         if let Err(e) = std::fs::remove_dir_all(&self.dir) {
             if e.kind() != std::io::ErrorKind::NotFound {
                 eprintln!("vrrp-lab: cannot remove {}: {e}", self.dir.display());
             }
+        }
+        if let Ok(mut live) = LIVE.lock() {
+            live.dirs.remove(&self.dir);
         }
     }
 }
@@ -466,10 +679,15 @@ impl Host {
         Ok(parse_addresses(&json))
     }
 
+    /// The addresses of every interface of this host.
+    pub fn all_addresses(&self) -> Result<Vec<InterfaceAddress>> {
+        let json = self.ip_json(&["-j", "addr", "show"])?;
+        Ok(parse_addresses(&json))
+    }
+
     /// Whether any interface of this host has address `ip`.
     pub fn has_address(&self, ip: IpAddr) -> Result<bool> {
-        let json = self.ip_json(&["-j", "addr", "show"])?;
-        Ok(parse_addresses(&json).iter().any(|a| a.ip == ip))
+        Ok(self.all_addresses()?.iter().any(|a| a.ip == ip))
     }
 
     /// The first IPv6 link-local address of `dev`, if it has one.
@@ -574,6 +792,27 @@ impl Host {
         NsTask::spawn(&self.namespace, make)
     }
 
+    /// Starts an rtnetlink watcher of this host's addresses: every address added or removed
+    /// from now on, stamped with the wall clock (see [`AddressWatch`]).
+    pub fn watch_addresses(&self) -> Result<AddressWatch> {
+        AddressWatch::start(&self.namespace)
+    }
+
+    /// Waits until address `ip` is on some interface of this host (`present`) or on none
+    /// (`!present`), polling `ip -j addr` every 10 ms; `false` after `timeout`.
+    pub fn wait_for_address(&self, ip: IpAddr, present: bool, timeout: Duration) -> Result<bool> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if self.has_address(ip)? == present {
+                return Ok(true);
+            }
+            if Instant::now() >= deadline {
+                return Ok(false);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// Starts tcpdump on this host's interface `dev` with a pcap-filter expression.
     pub fn capture(&self, dev: &str, filter: &str) -> Result<Capture> {
         let path = unique_file(&self.dir, &format!("h{}-{dev}", self.number), "pcap");
@@ -613,6 +852,20 @@ impl ChildGuard {
     /// Sends SIGKILL (a crash) without waiting.
     pub fn kill(&self) -> Result<()> {
         self.signal(Signal::KILL)
+    }
+
+    /// Sends SIGKILL and returns the moment right before it.
+    pub fn kill_timed(&self) -> Result<SignalMoment> {
+        let moment = SignalMoment::now();
+        self.signal(Signal::KILL)?;
+        Ok(moment)
+    }
+
+    /// Sends SIGTERM and returns the moment right before it.
+    pub fn terminate_timed(&self) -> Result<SignalMoment> {
+        let moment = SignalMoment::now();
+        self.signal(Signal::TERM)?;
+        Ok(moment)
     }
 
     fn signal(&self, signal: Signal) -> Result<()> {

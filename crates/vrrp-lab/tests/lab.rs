@@ -309,3 +309,190 @@ fn nftables_random_loss_drops_about_the_share_asked_for() {
         "{received} of 200 replies with 30% loss each way: {text}"
     );
 }
+
+#[test]
+fn the_address_watch_sees_adds_and_removals_with_wall_clock_times() {
+    if !require_root() {
+        return;
+    }
+    let lab = Lab::new(1).unwrap();
+    let h = lab.host(1).unwrap();
+    let watch = h.watch_addresses().unwrap();
+    let before = std::time::SystemTime::now();
+    h.run(&["ip", "addr", "add", "203.0.113.7/32", "dev", HOST_IFACE])
+        .unwrap();
+    h.run(&[
+        "ip",
+        "addr",
+        "add",
+        "2001:db8::7/128",
+        "dev",
+        HOST_IFACE,
+        "nodad",
+    ])
+    .unwrap();
+    h.run(&["ip", "addr", "del", "203.0.113.7/32", "dev", HOST_IFACE])
+        .unwrap();
+    let after = std::time::SystemTime::now();
+    let v4: IpAddr = "203.0.113.7".parse().unwrap();
+    let v6: IpAddr = "2001:db8::7".parse().unwrap();
+    let removed = watch
+        .wait_for(Duration::from_secs(2), |e| !e.added && e.ip == v4)
+        .expect("removal seen");
+    let events = watch.events();
+    let added4 = events.iter().find(|e| e.added && e.ip == v4).unwrap();
+    let added6 = events.iter().find(|e| e.added && e.ip == v6).unwrap();
+    assert_eq!((added4.prefix_len, added6.prefix_len), (32, 128));
+    assert!(before <= added4.at && added4.at <= added6.at && added6.at <= removed.at);
+    assert!(removed.at <= after + Duration::from_millis(100));
+    assert!(!watch.overflowed());
+    // Addresses of other namespaces are not seen.
+    assert!(
+        events.iter().all(|e| e.ip == v4 || e.ip == v6),
+        "{events:?}"
+    );
+}
+
+/// Run as a child process by the test below: builds a lab with a process inside, says its
+/// names, and waits for a signal.
+fn signal_child() {
+    vrrp_lab::cleanup_on_signals().unwrap();
+    let lab = Lab::new(1).unwrap();
+    let sleeper = lab.host(1).unwrap().spawn(&["sleep", "60"]).unwrap();
+    println!(
+        "READY {} {} {}",
+        sleeper.pid(),
+        lab.dir().display(),
+        lab.namespaces().join(" ")
+    );
+    std::thread::sleep(Duration::from_secs(60));
+}
+
+#[test]
+fn a_signal_tears_every_lab_of_the_process_down() {
+    if std::env::var_os("VRLAB_SIGNAL_CHILD").is_some() {
+        signal_child();
+        return;
+    }
+    if !require_root() {
+        return;
+    }
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "a_signal_tears_every_lab_of_the_process_down",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("VRLAB_SIGNAL_CHILD", "1")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let line = std::io::BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|l| l.split_once("READY ").map(|(_, rest)| rest.to_owned()))
+        .expect("the child builds its lab");
+    let mut words = line.split_whitespace();
+    let sleeper: u32 = words.next().unwrap().parse().unwrap();
+    let dir = std::path::PathBuf::from(words.next().unwrap());
+    let namespaces: Vec<String> = words.map(str::to_owned).collect();
+    assert_eq!(namespaces.len(), 2);
+    assert!(namespaces.iter().all(|n| netns_exists(n)));
+    let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "exit 128 + SIGINT");
+    assert!(
+        namespaces.iter().all(|n| !netns_exists(n)),
+        "{namespaces:?}"
+    );
+    assert!(!dir.exists());
+    // The sleeper inside was killed, not left running in a deleted namespace (it was the
+    // child's child: gone, or a zombie until init reaps it).
+    let stat = std::fs::read_to_string(format!("/proc/{sleeper}/stat")).unwrap_or_default();
+    assert!(
+        stat.is_empty() || stat.contains(") Z"),
+        "sleep {sleeper} survives: {stat}"
+    );
+}
+
+#[test]
+fn a_burst_is_captured_whole_and_drops_are_reported() {
+    if !require_root() {
+        return;
+    }
+    let lab = Lab::new(2).unwrap();
+    let (a, b) = (lab.host(1).unwrap(), lab.host(2).unwrap());
+    let capture = lab.capture("udp dst port 9").unwrap();
+    let target = std::net::SocketAddr::new(b.ipv4().into(), 9);
+    a.in_ns(|| {
+        let socket = UdpSocket::bind("0.0.0.0:0").unwrap();
+        // Bursts of 500 frames: each is well within the kernel's backlog (1000), so a frame
+        // missing from the capture can only be the capture's loss, which it must report.
+        for burst in 0..4u32 {
+            for i in 0..500u32 {
+                socket
+                    .send_to(&(burst * 500 + i).to_be_bytes(), target)
+                    .unwrap();
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    })
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let (frames, dropped) = capture.stop_with_drops().unwrap();
+    assert_eq!((frames.len(), dropped), (2000, 0));
+}
+
+#[test]
+fn extra_segments_are_separate_broadcast_domains_with_their_own_bridge() {
+    if !require_root() {
+        return;
+    }
+    let lab = Lab::new(2).unwrap();
+    let (a, b) = (lab.host(1).unwrap(), lab.host(2).unwrap());
+    let s1 = lab.add_segment().unwrap();
+    let s2 = lab.add_segment().unwrap();
+    assert_eq!(
+        (s1.index(), s1.bridge(), s1.interface()),
+        (1, "br1", "eth1")
+    );
+    assert_eq!((s2.bridge(), s2.interface()), ("br2", "eth2"));
+    for (host, last) in [(a, 1), (b, 2)] {
+        for (seg, base) in [(&s1, 0), (&s2, 64)] {
+            host.run(&[
+                "ip",
+                "addr",
+                "add",
+                &format!("198.51.100.{}/26", base + last),
+                "dev",
+                seg.interface(),
+            ])
+            .unwrap();
+        }
+    }
+    let capture1 = lab.capture_on(s1.bridge(), "icmp").unwrap();
+    let capture2 = lab.capture_on(s2.bridge(), "icmp").unwrap();
+    let out = a
+        .output(&[
+            "ping",
+            "-n",
+            "-q",
+            "-c",
+            "2",
+            "-i",
+            "0.05",
+            "-W",
+            "1",
+            "198.51.100.66",
+        ])
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let (on1, on2) = (capture1.stop().unwrap(), capture2.stop().unwrap());
+    assert!(on1.is_empty(), "segment 1 saw segment 2's ping");
+    assert_eq!(on2.len(), 4, "2 requests + 2 replies on br2");
+    assert!(a.link_local("eth1").unwrap().is_some());
+}
