@@ -64,6 +64,9 @@ impl Diagnostics {
     }
 }
 
+/// Every error at once; `Display` prints one `FILE:LINE:COL: message` per line.
+impl std::error::Error for Diagnostics {}
+
 impl fmt::Display for Diagnostics {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (i, d) in self.0.iter().enumerate() {

@@ -33,7 +33,10 @@ pub(crate) const PROBE_KIND_KEYS: &[(&str, &[&str])] = &[
     ("http", &["url", "expect_status"]),
     ("tcp", &["host", "port"]),
     ("exec", &["command", "shell"]),
-    ("process", &["process", "cmdline", "min_count"]),
+    (
+        "process",
+        &["process", "cmdline", "min_count", "any_namespace"],
+    ),
     ("file", &["path", "mode"]),
     ("interface", &["interface"]),
 ];
@@ -416,6 +419,7 @@ fn parse_probe_kind(kind: &str, r: &mut TableReader<'_, '_>, ctx: &mut Ctx) -> O
         }
         "process" => {
             let min_count = r.int(ctx, "min_count", 1..=100_000);
+            let any_namespace = r.bool(ctx, "any_namespace");
             let matcher = match (r.has("process"), r.has("cmdline")) {
                 (true, true) => {
                     if let Some(v) = r.take(ctx, "cmdline") {
@@ -463,6 +467,7 @@ fn parse_probe_kind(kind: &str, r: &mut TableReader<'_, '_>, ctx: &mut Ctx) -> O
             Some(ProbeKind::Process(ProcessProbe {
                 matcher: matcher?,
                 min_count: min_count.and_then(|n| u32::try_from(n).ok()).unwrap_or(1),
+                any_namespace: any_namespace.unwrap_or(false),
             }))
         }
         "file" => {

@@ -199,6 +199,9 @@ pub struct ProcessProbe {
     pub matcher: ProcessMatch,
     /// Minimum number of matching processes (`min_count`, default 1).
     pub min_count: u32,
+    /// Count matching processes in every network namespace (`any_namespace`, default false:
+    /// only those in the daemon's own, the only ones that can answer on its VIP).
+    pub any_namespace: bool,
 }
 
 /// How a process probe recognises its processes.

@@ -90,6 +90,9 @@ pub fn to_toml_with_comments(config: &Config, comments: &Comments) -> String {
                     ProcessMatch::Name(n) => kv(&mut out, "process", &string(n)),
                     ProcessMatch::Cmdline(argv) => kv(&mut out, "cmdline", &string_array(argv)),
                 }
+                if p.any_namespace {
+                    kv(&mut out, "any_namespace", "true");
+                }
                 if p.min_count != 1 {
                     kv(&mut out, "min_count", &p.min_count.to_string());
                 }

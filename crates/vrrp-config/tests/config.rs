@@ -654,3 +654,26 @@ fn addresses_in_messages_are_std_types() {
     let a: IpAddr = c.instances[0].virtual_ips[0].addr;
     assert_eq!(a.to_string(), "192.0.2.100");
 }
+
+#[test]
+fn process_probes_count_only_our_namespace_unless_any_namespace() {
+    let text = |extra: &str| {
+        format!(
+            "[probe.p]\nkind = \"process\"\nprocess = \"nginx\"\n{extra}\n\n[[instance]]\nname = \"VI_1\"\ninterface = \"eth0\"\nvrid = 1\nvirtual_ips = [\"192.0.2.100/24\"]\ntrack = [\"p\"]\n"
+        )
+    };
+    let any = |cfg: &vrrp_config::LoadedConfig| match &cfg.config.probes["p"].kind {
+        vrrp_config::ProbeKind::Process(p) => p.any_namespace,
+        other => panic!("{other:?}"),
+    };
+    let default = vrrp_config::LoadedConfig::parse("a.toml", &text("")).unwrap();
+    assert!(!any(&default));
+    let set = vrrp_config::LoadedConfig::parse("b.toml", &text("any_namespace = true")).unwrap();
+    assert!(any(&set));
+    // Written back and read again, the setting survives.
+    let again =
+        vrrp_config::LoadedConfig::parse("c.toml", &vrrp_config::to_toml(&set.config)).unwrap();
+    assert!(any(&again));
+    let bad = vrrp_config::LoadedConfig::parse("d.toml", &text("any_namespace = 1")).unwrap_err();
+    assert!(bad.to_string().contains("d.toml:4:"), "{bad}");
+}

@@ -74,6 +74,7 @@ mod spec;
 mod tracker;
 
 pub use error::HealthError;
+pub use probe::exec::Script;
 pub use runner::{ProbeEvent, ProbeEvents, ProbeRunner};
 pub use set::{HealthSet, HealthSummary};
 pub use spec::{

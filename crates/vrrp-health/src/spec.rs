@@ -407,14 +407,22 @@ pub struct ProcessProbe {
     pub matcher: ProcessMatch,
     /// Minimum number of matching processes (default 1).
     pub min_count: usize,
+    /// Count processes in every network namespace (default false: only those in the
+    /// daemon's own). A service in another network namespace cannot answer on the VIP the
+    /// daemon adds to its own interfaces, so by default it does not count; and on one machine
+    /// running several namespaces (containers, or the lab of `vrrpd demo`) each daemon sees
+    /// only its own host's service. A process whose namespace cannot be read (another user's,
+    /// when the daemon is not root) counts, as it would without this check.
+    pub any_namespace: bool,
 }
 
 impl ProcessProbe {
-    /// At least one process named `name`.
+    /// At least one process named `name`, in the daemon's network namespace.
     pub fn named(name: impl Into<String>) -> Self {
         Self {
             matcher: ProcessMatch::Name(name.into()),
             min_count: 1,
+            any_namespace: false,
         }
     }
 }
@@ -553,7 +561,7 @@ mod tests {
             }),
             ProbeKind::Process(ProcessProbe {
                 matcher: ProcessMatch::Cmdline(vec![]),
-                min_count: 1,
+                ..ProcessProbe::named("")
             }),
             ProbeKind::File(FileProbe::new("", FileCheck::Exists)),
             ProbeKind::Interface(InterfaceProbe::new("a-very-long-interface-name")),

@@ -216,12 +216,99 @@ fn an_exact_command_line_can_be_required() {
             let (mut runner, mut events) = ProbeRunner::new();
             let probe = ProcessProbe {
                 matcher: ProcessMatch::Cmdline(argv.clone()),
-                min_count: 1,
+                ..ProcessProbe::named("")
             };
             runner.spawn(spec(probe, Duration::from_secs(10))).unwrap();
             next_event(&mut events, PATIENCE).await; // initial
             let event = next_event(&mut events, PATIENCE).await;
             assert_eq!(event.healthy, healthy, "{argv:?}: {event:?}");
+        }
+    });
+}
+
+/// Starts `sleep 1000` under `name` inside a fresh network namespace (`ip netns exec`).
+fn start_named_in_netns(dir: &Path, name: &str, netns: &str) -> Running {
+    let link = dir.join(name);
+    if !link.exists() {
+        std::os::unix::fs::symlink(sleep_binary(), &link).unwrap();
+    }
+    let child = Command::new("ip")
+        .args(["netns", "exec", netns])
+        .arg(&link)
+        .arg("1000")
+        .spawn()
+        .unwrap();
+    let running = Running(child);
+    let comm_path = format!("/proc/{}/comm", running.pid());
+    for _ in 0..500 {
+        if std::fs::read(&comm_path).is_ok_and(|c| c.strip_suffix(b"\n") == Some(name.as_bytes())) {
+            return running;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    panic!("{name} did not start in {netns}");
+}
+
+/// Deletes a network namespace on drop.
+struct Netns(String);
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "delete", &self.0])
+            .status();
+    }
+}
+
+#[test]
+fn only_processes_in_our_network_namespace_count_unless_asked() {
+    if !support::require_root("only_processes_in_our_network_namespace_count_unless_asked") {
+        return;
+    }
+    let ns = Netns(format!("vhproc{}", std::process::id()));
+    assert!(
+        Command::new("ip")
+            .args(["netns", "add", &ns.0])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let dir = TempDir::new("procns");
+    let name = unique_name("vhns");
+    // The same name runs in another namespace only: as on a lab machine where every host's
+    // Nginx shares one PID namespace.
+    let _elsewhere = start_named_in_netns(dir.path(), &name, &ns.0);
+
+    runtime().block_on(async {
+        let (mut runner, mut events) = ProbeRunner::new();
+        runner
+            .spawn(spec(
+                ProcessProbe::named(name.clone()),
+                Duration::from_millis(200),
+            ))
+            .unwrap();
+        next_event(&mut events, PATIENCE).await; // initial
+        let event = next_event(&mut events, PATIENCE).await;
+        assert!(
+            !event.healthy,
+            "a process in another namespace must not count: {event:?}"
+        );
+
+        let mut any = spec(
+            ProcessProbe {
+                any_namespace: true,
+                ..ProcessProbe::named(name.clone())
+            },
+            Duration::from_millis(200),
+        );
+        any.name = "any".into();
+        runner.spawn(any).unwrap();
+        loop {
+            let event = next_event(&mut events, PATIENCE).await;
+            if event.probe == "any" && event.result.is_some() {
+                assert!(event.healthy, "any_namespace counts it: {event:?}");
+                break;
+            }
         }
     });
 }

@@ -10,7 +10,8 @@
 //!   before it comes up; [`prevent_arp_flux`] sets the parent's `arp_ignore`/`arp_filter`
 //!   and restores them.
 //! - Announcements: [`gratuitous_arp`] and [`unsolicited_na`] build the frames keepalived
-//!   sends (with `pnet_packet`), [`Announcer`] sends one per call on an AF_PACKET socket.
+//!   sends (with `pnet_packet`), [`Announcer`] sends one per call on an AF_PACKET socket;
+//!   [`link_bind_address`] is the address to bind a capturing AF_PACKET socket with.
 //!
 //! Everything happens in the network namespace of the thread that opened the socket (or,
 //! for sysctls, that called the function).
@@ -52,7 +53,7 @@ pub use frames::{
     NeighborAdvert, gratuitous_arp, unsolicited_na,
 };
 pub use ops::{EventStream, NetlinkOps};
-pub use packet_socket::Announcer;
+pub use packet_socket::{Announcer, link_bind_address};
 pub use rtnl::RtNetlink;
 pub use sysctl::{ArpFluxGuard, ipv6_forwarding, prevent_arp_flux, read_sysctl, write_sysctl};
 pub use types::{

@@ -90,6 +90,15 @@ impl Announcer {
     }
 }
 
+/// The `sockaddr_ll` to `bind(2)` an AF_PACKET socket with: receive the frames of interface
+/// `ifindex` whose EtherType is `protocol` (host byte order; `0x0003`, `ETH_P_ALL`, for every
+/// frame, incoming and outgoing), as packet(7) describes. Only the address is built here: the
+/// caller opens and binds its own socket (`vrrpd watch` does).
+pub fn link_bind_address(ifindex: u32, protocol: u16) -> SockAddr {
+    // bind(2) on AF_PACKET reads only the family, protocol and interface index.
+    link_address(ifindex, protocol, [0; 6])
+}
+
 /// A `sockaddr_ll` for sending on `ifindex` to `dst` with `ethertype` (packet(7)).
 #[allow(unsafe_code)]
 fn link_address(ifindex: u32, ethertype: u16, dst: [u8; 6]) -> SockAddr {
@@ -118,5 +127,12 @@ mod tests {
         assert_eq!(i32::from(a.family()), libc::AF_PACKET);
         assert_eq!(a.len() as usize, size_of::<libc::sockaddr_ll>());
         assert!(a.as_socket().is_none(), "not an IP address");
+    }
+
+    #[test]
+    fn bind_address_is_an_af_packet_address() {
+        let a = link_bind_address(3, 0x0003);
+        assert_eq!(i32::from(a.family()), libc::AF_PACKET);
+        assert_eq!(a.len() as usize, size_of::<libc::sockaddr_ll>());
     }
 }

@@ -92,8 +92,10 @@ pub struct ArpFluxGuard {
 /// Sets the sysctls that stop ARP flux with a VMAC, as keepalived does:
 ///
 /// - on the parent: `arp_ignore = 1` (answer only for addresses on the interface the
-///   request came in on: the VIP lives on the VMAC, so the parent stays silent for it) and
-///   `arp_filter = 1`; both restored by the returned guard;
+///   request came in on: the VIP lives on the VMAC, so the parent stays silent for it),
+///   `arp_filter = 1`, and `arp_announce = 2` (the parent's own ARP requests carry its own
+///   address, never the VIP: a request "who has X, tell VIP" from the parent's MAC would
+///   repoint the asker's entry for the VIP away from the VMAC); all restored by the guard;
 /// - on the VMAC: `arp_ignore = 1`, `accept_local = 1` (hear the other routers' adverts from
 ///   the same MAC) and `rp_filter = 0` (receive while it has no address); not restored, the
 ///   VMAC is deleted on exit.
@@ -112,7 +114,11 @@ pub fn prevent_arp_flux(parent: &str, vmac: &str) -> Result<ArpFluxGuard> {
     }
     let netns = current_netns()?;
     let mut guard = ArpFluxGuard { keys: Vec::new() };
-    for knob in ["arp_ignore", "arp_filter"] {
+    for (knob, value) in [
+        ("arp_ignore", "1"),
+        ("arp_filter", "1"),
+        ("arp_announce", "2"),
+    ] {
         let path = Path::new(PROC_SYS).join(format!("net/ipv4/conf/{parent}/{knob}"));
         let key = (netns, path.clone());
         let mut registry = registry();
@@ -125,8 +131,8 @@ pub fn prevent_arp_flux(parent: &str, vmac: &str) -> Result<ArpFluxGuard> {
                 .open(&path)
                 .map_err(sysctl_err(&path))?;
             let original = read_at_start(&file, &path)?;
-            if original != "1" {
-                write_at_start(&file, &path, "1")?;
+            if original != value {
+                write_at_start(&file, &path, value)?;
             }
             registry.insert(
                 key.clone(),

@@ -9,11 +9,11 @@ use core::fmt;
 use core::net::IpAddr;
 
 use crate::checksum::{ChecksumMode, IP_PROTOCOL_VRRP};
-use crate::error::{DecodeError, MismatchError};
+use crate::error::{DecodeError, IpHeaderError, MismatchError};
 use crate::ip::{EthernetFrame, IpHeader, is_ipv6_link_local};
 use crate::vrrp::{
     AddressFamily, Auth, CheckName, HEADER_LEN, Interval, Packet, STRUCTURE_CHECKS, Version,
-    VrrpRepr, structure_checks,
+    VrrpRepr, structure_check,
 };
 
 /// The outermost layer of the bytes given to [`inspect`].
@@ -37,27 +37,47 @@ impl Layer {
         }
     }
 
-    /// Guesses the layer: an Ethernet frame if the EtherType field holds IPv4, IPv6 or a VLAN
-    /// tag; an IP packet if the first nibble is 4 (and 20 bytes are there) or 6 (and 40);
-    /// otherwise a bare VRRP message. A bare message whose version field is 4 or 6 and that
-    /// is long enough to be an IP header is taken for IP: pass the layer explicitly for those.
+    /// Guesses the layer of captured bytes, without allocating:
+    ///
+    /// 1. an Ethernet frame if bytes 12..14 hold the IPv4, IPv6 or 802.1Q EtherType and the
+    ///    byte after the header starts an IP header of the version that EtherType names;
+    /// 2. otherwise an IP packet if the first nibble is 4 or 6 (a VRRP message starts with 2
+    ///    or 3, so the two never collide);
+    /// 3. otherwise an Ethernet frame if the EtherType alone says so (a broken IP header is then
+    ///    reported as such);
+    /// 4. otherwise a bare VRRP message.
+    ///
+    /// Ethernet is tried first because a unicast destination MAC may well start with 0x4_ or
+    /// 0x6_. Only a bare message whose bytes 12..15 happen to look like an EtherType and an IP
+    /// header is misread; pass the layer explicitly to [`inspect`] for those.
     pub fn detect(bytes: &[u8]) -> Layer {
-        let ethertype = bytes.get(12..14).map(|b| u16::from_be_bytes([b[0], b[1]]));
-        if bytes.len() >= 14 + 20
-            && matches!(
-                ethertype,
-                Some(
-                    crate::ip::ETHERTYPE_IPV4
-                        | crate::ip::ETHERTYPE_IPV6
-                        | crate::ip::ETHERTYPE_VLAN
-                )
-            )
-        {
+        use crate::ip::{ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_VLAN};
+        let be16 = |at: usize| {
+            bytes
+                .get(at..at + 2)
+                .map(|b| u16::from_be_bytes([b[0], b[1]]))
+        };
+        let outer = be16(12);
+        let (ip_offset, inner) = match outer {
+            Some(ETHERTYPE_VLAN) => (18, be16(16)),
+            other => (14, other),
+        };
+        let ip_version = bytes.get(ip_offset).map(|b| b >> 4);
+        if matches!(
+            (inner, ip_version),
+            (Some(ETHERTYPE_IPV4), Some(4)) | (Some(ETHERTYPE_IPV6), Some(6))
+        ) {
             return Layer::Ethernet;
         }
         match bytes.first().map(|b| b >> 4) {
-            Some(4) if bytes.len() >= 20 => Layer::Ip,
-            Some(6) if bytes.len() >= 40 => Layer::Ip,
+            Some(4 | 6) => Layer::Ip,
+            _ if matches!(
+                outer,
+                Some(ETHERTYPE_IPV4 | ETHERTYPE_IPV6 | ETHERTYPE_VLAN)
+            ) =>
+            {
+                Layer::Ethernet
+            }
             _ => Layer::Vrrp,
         }
     }
@@ -235,9 +255,22 @@ pub fn inspect<'a>(
         Layer::Vrrp => None,
     };
 
-    // IP.
-    let (vrrp_bytes, addrs) = match ip_bytes {
-        Some(ip_bytes) => match IpHeader::new_checked(ip_bytes) {
+    // IP. Behind Ethernet the IP version must be the one the EtherType names.
+    let ip_parsed = ip_bytes.map(|b| {
+        let header = IpHeader::new_checked(b)?;
+        if let Some(frame) = out.ethernet {
+            let expected = match header {
+                IpHeader::V4(_) => crate::ip::ETHERTYPE_IPV4,
+                IpHeader::V6(_) => crate::ip::ETHERTYPE_IPV6,
+            };
+            if frame.ethertype() != expected {
+                return Err(IpHeaderError::Version(b.first().map_or(0, |v| v >> 4)));
+            }
+        }
+        Ok(header)
+    });
+    let (vrrp_bytes, addrs) = match ip_parsed {
+        Some(parsed) => match parsed {
             Ok(ip) => {
                 out.ip = Some(ip);
                 let family = AddressFamily::of(&ip.src());
@@ -246,7 +279,7 @@ pub fn inspect<'a>(
                 out.push_result(
                     CheckName::IpHeader,
                     decode(if fragment {
-                        Err(DecodeError::IpHeader(crate::error::IpHeaderError::Fragment))
+                        Err(DecodeError::IpHeader(IpHeaderError::Fragment))
                     } else {
                         Ok(())
                     }),
@@ -257,9 +290,9 @@ pub fn inspect<'a>(
                         decode(if h.verify_header_checksum() {
                             Ok(())
                         } else {
-                            Err(DecodeError::IpHeader(
-                                crate::error::IpHeaderError::HeaderChecksum(h.header_checksum()),
-                            ))
+                            Err(DecodeError::IpHeader(IpHeaderError::HeaderChecksum(
+                                h.header_checksum(),
+                            )))
                         }),
                     );
                 }
@@ -282,8 +315,12 @@ pub fn inspect<'a>(
                         Err(DecodeError::Ttl(ttl))
                     }),
                 );
-                // RFC 9568 §5.1.2.1: the IPv6 source is the link-local address of the sender.
-                if let IpHeader::V6(h) = ip {
+                // RFC 9568 §5.1.2.1: the IPv6 source of a multicast advert is the sender's
+                // link-local address. Unicast adverts (a keepalived extension) may come from a
+                // global address, so the check applies to multicast destinations only.
+                if let IpHeader::V6(h) = ip
+                    && h.dst().is_multicast()
+                {
                     out.push_result(
                         CheckName::SourceLinkLocal,
                         decode(if is_ipv6_link_local(&h.src()) {
@@ -329,10 +366,8 @@ pub fn inspect<'a>(
             f
         }
     };
-    let structural: [(CheckName, Option<Result<(), DecodeError>>); STRUCTURE_CHECKS] =
-        structure_checks(&packet, family);
-    for (name, result) in structural {
-        if let Some(r) = result {
+    for index in 0..STRUCTURE_CHECKS {
+        if let (name, Some(r)) = structure_check(index, &packet, family) {
             out.push_result(name, decode(r));
         }
     }

@@ -49,20 +49,30 @@ impl core::fmt::Display for ChecksumMode {
     }
 }
 
-/// Adds `data` to a running one's complement sum (not yet folded or inverted).
+/// Adds `data` to a running one's complement sum (not yet inverted; folded to at most 17
+/// bits, so that callers can keep adding small values to it).
 ///
-/// Odd-length data is padded with a zero byte, as RFC 1071 requires.
-pub(crate) fn sum_bytes(mut acc: u32, data: &[u8]) -> u32 {
-    let mut chunks = data.chunks_exact(2);
-    for pair in &mut chunks {
-        acc = acc.wrapping_add(u32::from(u16::from_be_bytes([pair[0], pair[1]])));
-        // Fold early so that even a 64 KiB input cannot overflow the accumulator.
-        acc = (acc & 0xffff) + (acc >> 16);
+/// Odd-length data is padded with a zero byte, as RFC 1071 requires. The sum is taken over
+/// 32-bit big-endian words in a 64-bit accumulator and folded at the end: one's complement
+/// addition is associative, so this equals the 16-bit word sum (RFC 1071 §2 (B), (C)) and
+/// cannot overflow for any input shorter than 16 GiB.
+pub(crate) fn sum_bytes(acc: u32, data: &[u8]) -> u32 {
+    let mut sum = u64::from(acc);
+    let mut words = data.chunks_exact(4);
+    for w in &mut words {
+        sum += u64::from(u32::from_be_bytes([w[0], w[1], w[2], w[3]]));
     }
-    if let [last] = chunks.remainder() {
-        acc = acc.wrapping_add(u32::from(*last) << 8);
-    }
-    acc
+    let rest = words.remainder();
+    let mut tail = [0u8; 4];
+    tail[..rest.len()].copy_from_slice(rest);
+    sum += u64::from(u32::from_be_bytes(tail));
+    // Fold 64 → 32 → 16 bits (end-around carries).
+    sum = (sum & 0xffff_ffff) + (sum >> 32);
+    sum = (sum & 0xffff_ffff) + (sum >> 32);
+    sum = (sum & 0xffff) + (sum >> 16);
+    sum = (sum & 0xffff) + (sum >> 16);
+    // At most 0xffff + 1 here; fits in u32.
+    sum as u32
 }
 
 /// Folds a running sum to 16 bits (without inverting it).

@@ -12,11 +12,14 @@
 //!   or a bare message and names each result (what `vrrpd decode` prints).
 //! - [`DecodeError`] is small and `Copy`, one variant per discard reason, each naming its
 //!   counter.
+//! - [`fuzzing`] holds the properties the fuzz targets check, shared with the corpus replay
+//!   test so that `cargo test` runs every corpus file.
 //!
 //! **Decoding never panics and never allocates**, whatever the input, even with 255
 //! addresses: the proptest and fuzz targets in this repository hold it to that, and a counting
-//! allocator test checks the second half. The crate is `no_std` (`default-features = false`)
-//! and depends on nothing but `thiserror`; it never reads a clock.
+//! allocator test checks the second half (`tests/no_alloc.rs`). Frames captured from
+//! keepalived 2.2.7 are pinned as test vectors in `tests/vectors/`. The crate is `no_std`
+//! (`default-features = false`) and depends on nothing but `thiserror`; it never reads a clock.
 //!
 //! ```
 //! use core::net::{IpAddr, Ipv4Addr};
@@ -51,6 +54,7 @@
 mod check;
 mod checksum;
 mod error;
+pub mod fuzzing;
 pub mod ip;
 mod vrrp;
 

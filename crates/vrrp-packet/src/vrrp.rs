@@ -692,8 +692,8 @@ impl<'a> VrrpRepr<'a> {
         if bytes.len() < HEADER_LEN {
             return Err(DecodeError::Truncated { len: bytes.len() });
         }
-        for (_, result) in structure_checks(packet, family) {
-            if let Some(Err(e)) = result {
+        for index in 0..STRUCTURE_CHECKS {
+            if let (_, Some(Err(e))) = structure_check(index, packet, family) {
                 return Err(e);
             }
         }
@@ -716,7 +716,7 @@ impl<'a> VrrpRepr<'a> {
                         actual: bytes.len(),
                         count: packet.count(),
                     })?),
-                    // Refused by structure_checks above.
+                    // Refused by structure_check above.
                     other => return Err(DecodeError::AuthType(other)),
                 };
                 (
@@ -984,29 +984,32 @@ impl CheckName {
     }
 }
 
-/// Number of structural checks [`structure_checks`] returns.
+/// Number of structural checks ([`structure_check`] indices `0..STRUCTURE_CHECKS`).
 pub(crate) const STRUCTURE_CHECKS: usize = 8;
 
-/// The structural receive checks of a message (RFC 9568 §7.1, RFC 3768 §7.1), each evaluated
-/// on its own so that a report can name every failure; `None` means "not applicable"
-/// (e.g. the auth type of a VRRPv3 message). The buffer must hold the 8-byte header.
-/// [`VrrpRepr::parse_structure`] stops at the first failure in this order.
-pub(crate) fn structure_checks<T: AsRef<[u8]> + ?Sized>(
+/// Structural receive check number `index` (RFC 9568 §7.1, RFC 3768 §7.1), in the order
+/// [`VrrpRepr::parse_structure`] applies them and stops at the first failure, while
+/// [`crate::inspect`] evaluates them all so that a report names every failure. `None` means
+/// "not applicable" (the length of a message of unknown version, the auth type of VRRPv3).
+/// The buffer must hold the 8-byte header. One function serves both callers so that they
+/// cannot disagree; it is inlined into a loop over constant indices.
+#[inline(always)]
+pub(crate) fn structure_check<T: AsRef<[u8]> + ?Sized>(
+    index: usize,
     packet: &Packet<&T>,
     family: AddressFamily,
-) -> [(CheckName, Option<Result<(), DecodeError>>); STRUCTURE_CHECKS] {
-    let len = packet.as_bytes().len();
-    let version = Version::from_number(packet.version());
+) -> (CheckName, Option<Result<(), DecodeError>>) {
     let ok_if = |cond: bool, err: DecodeError| Some(if cond { Ok(()) } else { Err(err) });
-    [
+    let version = Version::from_number(packet.version());
+    match index {
         // RFC 9568 §7.1: "MUST verify that the VRRP version is valid"; which version is
         // configured is a MismatchError.
-        (
+        0 => (
             CheckName::Version,
             ok_if(version.is_some(), DecodeError::Version(packet.version())),
         ),
         // RFC 3768 §1: VRRPv2 is defined for IPv4 only.
-        (
+        1 => (
             CheckName::AddressFamily,
             ok_if(
                 !(version == Some(Version::V2) && family == AddressFamily::Ipv6),
@@ -1014,7 +1017,7 @@ pub(crate) fn structure_checks<T: AsRef<[u8]> + ?Sized>(
             ),
         ),
         // RFC 9568 §5.2.2: ADVERTISEMENT (1) is the only type; others are discarded.
-        (
+        2 => (
             CheckName::Type,
             ok_if(
                 packet.msg_type() == TYPE_ADVERTISEMENT,
@@ -1022,20 +1025,21 @@ pub(crate) fn structure_checks<T: AsRef<[u8]> + ?Sized>(
             ),
         ),
         // RFC 9568 §5.2.3: VRID is 1..255.
-        (
+        3 => (
             CheckName::Vrid,
             ok_if(packet.vrid() != 0, DecodeError::VridZero),
         ),
-        // RFC 9568 erratum 8299: at least one address.
-        (
+        // RFC 9568 §5.2.5 and erratum 8299 (§7.1): Count IPvX Addr is at least 1.
+        4 => (
             CheckName::AddressCount,
             ok_if(packet.count() != 0, DecodeError::AddressCountZero),
         ),
         // RFC 9568 §7.1: the packet must contain the complete message. Like keepalived we
         // also refuse trailing bytes, which a Count smaller than the addresses present leaves.
-        (
+        5 => (
             CheckName::Length,
             version.map(|_| {
+                let len = packet.as_bytes().len();
                 let expected = packet.expected_len(family);
                 if len == expected {
                     Ok(())
@@ -1049,7 +1053,7 @@ pub(crate) fn structure_checks<T: AsRef<[u8]> + ?Sized>(
             }),
         ),
         // RFC 9568 erratum 8301: a zero interval is malformed.
-        (
+        6 => (
             CheckName::Interval,
             version.and_then(|_| {
                 ok_if(
@@ -1060,7 +1064,7 @@ pub(crate) fn structure_checks<T: AsRef<[u8]> + ?Sized>(
         ),
         // RFC 3768 §5.3.6: auth types 0 and 1 (RFC 2338's simple password) only; type 2
         // (IP AH) was removed. VRRPv3 has no auth field.
-        (
+        _ => (
             CheckName::AuthType,
             match version {
                 Some(Version::V2) => ok_if(
@@ -1070,5 +1074,5 @@ pub(crate) fn structure_checks<T: AsRef<[u8]> + ?Sized>(
                 _ => None,
             },
         ),
-    ]
+    }
 }

@@ -503,6 +503,8 @@ impl Conv {
                     kind: ProbeKind::Process(ProcessProbe {
                         matcher,
                         min_count: u32::try_from(quorum).unwrap_or(1),
+                        // keepalived counts every process it can see.
+                        any_namespace: true,
                     }),
                     interval: Duration::from_secs(1),
                     timeout: Duration::from_secs(1),

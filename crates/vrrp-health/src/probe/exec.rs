@@ -189,3 +189,40 @@ mod tests {
         );
     }
 }
+
+/// A command run exactly the way `exec` probes run (as an unprivileged user, in its own process
+/// group, with a clean environment, the whole group killed on timeout): what the runtime uses
+/// for notify scripts, so both follow one set of rules.
+#[derive(Debug, Clone)]
+pub struct Script {
+    command: ExecCommand,
+    label: String,
+}
+
+impl Script {
+    /// Resolves the user and argv (`probe.argv`, `probe.shell`, `probe.user`) of a script named
+    /// `label` (used in error messages).
+    pub fn prepare(label: &str, probe: &ExecProbe) -> Result<Self, HealthError> {
+        Ok(Script {
+            command: ExecCommand::prepare(label, probe)?,
+            label: label.to_owned(),
+        })
+    }
+
+    /// The label given to [`Script::prepare`].
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// Runs the script once, with `extra_args` appended to its argv, and waits at most
+    /// `timeout` (then the whole process group is killed and the result is
+    /// [`ProbeResult::Timeout`]).
+    pub async fn run(&self, extra_args: &[String], timeout: std::time::Duration) -> ProbeResult {
+        let mut command = self.command.clone();
+        command.args.extend(extra_args.iter().cloned());
+        match tokio::time::timeout(timeout, command.run()).await {
+            Ok(result) => result,
+            Err(_) => ProbeResult::Timeout,
+        }
+    }
+}

@@ -20,6 +20,7 @@ use tokio::task::{AbortHandle, JoinSet};
 use super::exec::exit_watch;
 use crate::spec::{ProcessMatch, ProcessProbe};
 use crate::tracker::ProbeResult;
+use std::ffi::{OsStr, OsString};
 
 /// The kernel keeps this many bytes of a process name (`TASK_COMM_LEN` - 1).
 pub(crate) const COMM_LEN: usize = 15;
@@ -32,6 +33,8 @@ const MAX_CMDLINE: u64 = 64 * 1024;
 pub(crate) struct ProcessWatcher {
     proc_root: PathBuf,
     matcher: ProcessMatch,
+    /// Our network namespace, when only processes in it count.
+    netns: Option<OsString>,
     min_count: usize,
     /// Matching pids found by the last scan and still alive as far as we know.
     counted: BTreeSet<i32>,
@@ -46,6 +49,11 @@ impl ProcessWatcher {
         Self {
             proc_root: PathBuf::from("/proc"),
             matcher: probe.matcher.clone(),
+            netns: if probe.any_namespace {
+                None
+            } else {
+                own_netns()
+            },
             min_count: probe.min_count,
             counted: BTreeSet::new(),
             watchers: BTreeMap::new(),
@@ -77,8 +85,13 @@ impl ProcessWatcher {
     pub(crate) async fn run(&mut self) -> ProbeResult {
         let root = self.proc_root.clone();
         let matcher = self.matcher.clone();
+        let netns = self.netns.clone();
         // /proc/PID/cmdline reads can block on the target's memory map lock: off the runtime.
-        let found = match tokio::task::spawn_blocking(move || scan(&root, &matcher)).await {
+        let found = match tokio::task::spawn_blocking(move || {
+            scan(&root, &matcher, netns.as_deref())
+        })
+        .await
+        {
             Ok(Ok(pids)) => pids,
             Ok(Err(e)) => return ProbeResult::failure(format!("cannot scan /proc: {e}")),
             Err(e) => return ProbeResult::failure(format!("/proc scan failed: {e}")),
@@ -103,7 +116,7 @@ impl ProcessWatcher {
         };
         match exit_watch(raw) {
             Some(exited) => {
-                if !matches(&self.proc_root, pid, &self.matcher) {
+                if !matches(&self.proc_root, pid, &self.matcher, self.netns.as_deref()) {
                     return;
                 }
                 let handle = self.exits.spawn(async move {
@@ -116,7 +129,7 @@ impl ProcessWatcher {
             // ESRCH: it exited since the scan. Other errors (no pidfd support): count it and
             // rely on the scans.
             None => {
-                if matches(&self.proc_root, pid, &self.matcher) {
+                if matches(&self.proc_root, pid, &self.matcher, self.netns.as_deref()) {
                     self.counted.insert(pid);
                 }
             }
@@ -154,7 +167,11 @@ impl ProcessWatcher {
 }
 
 /// Pids of the live (not zombie) processes under `root` that match.
-pub(crate) fn scan(root: &Path, matcher: &ProcessMatch) -> std::io::Result<BTreeSet<i32>> {
+pub(crate) fn scan(
+    root: &Path,
+    matcher: &ProcessMatch,
+    netns: Option<&OsStr>,
+) -> std::io::Result<BTreeSet<i32>> {
     let mut found = BTreeSet::new();
     for entry in std::fs::read_dir(root)? {
         let Ok(entry) = entry else { continue };
@@ -165,16 +182,36 @@ pub(crate) fn scan(root: &Path, matcher: &ProcessMatch) -> std::io::Result<BTree
         else {
             continue;
         };
-        if matches(root, pid, matcher) {
+        if matches(root, pid, matcher, netns) {
             found.insert(pid);
         }
     }
     Ok(found)
 }
 
-/// Whether `pid` is alive and matches. A process that vanished meanwhile does not.
-pub(crate) fn matches(root: &Path, pid: i32, matcher: &ProcessMatch) -> bool {
+/// The daemon's network namespace, as `/proc/self/ns/net` names it (`net:[4026531840]`).
+fn own_netns() -> Option<OsString> {
+    std::fs::read_link("/proc/self/ns/net")
+        .ok()
+        .map(|p| p.into_os_string())
+}
+
+/// Whether `pid` is alive and matches (and, when `netns` is given, lives in that network
+/// namespace). A process that vanished meanwhile does not match.
+pub(crate) fn matches(
+    root: &Path,
+    pid: i32,
+    matcher: &ProcessMatch,
+    netns: Option<&OsStr>,
+) -> bool {
     let dir = root.join(pid.to_string());
+    if let Some(ours) = netns {
+        // Unreadable (another user's process, and we are not root): count it, as keepalived
+        // would.
+        if std::fs::read_link(dir.join("ns/net")).is_ok_and(|theirs| theirs.as_os_str() != ours) {
+            return false;
+        }
+    }
     let hit = match matcher {
         ProcessMatch::Name(name) => {
             std::fs::read(dir.join("comm")).is_ok_and(|comm| comm_matches(&comm, name))
@@ -302,10 +339,16 @@ mod tests {
         };
         assert!(comm_matches(&comm, "check_nginx.sh"));
         let grep_would_match = String::from_utf8_lossy(&cmdline).contains("nginx");
-        let nginx = scan(Path::new("/proc"), &ProcessMatch::Name("nginx".into())).unwrap();
+        let nginx = scan(
+            Path::new("/proc"),
+            &ProcessMatch::Name("nginx".into()),
+            None,
+        )
+        .unwrap();
         let itself = scan(
             Path::new("/proc"),
             &ProcessMatch::Name("check_nginx.sh".into()),
+            None,
         )
         .unwrap();
         let _ = child.kill();
@@ -323,12 +366,14 @@ mod tests {
         let found = scan(
             Path::new("/proc"),
             &ProcessMatch::Name(comm.trim_end().to_owned()),
+            None,
         )
         .unwrap();
         assert!(found.contains(&me), "{found:?} lacks {me}");
         let nobody = scan(
             Path::new("/proc"),
             &ProcessMatch::Name("no-such-proc-x".into()),
+            None,
         )
         .unwrap();
         assert!(nobody.is_empty());
