@@ -34,6 +34,9 @@ impl<'l> Daemon<'l> {
         let config = lab.dir().join(format!("vrrpd-{n}.toml"));
         let socket = lab.dir().join(format!("vrrpd-{n}.sock"));
         std::fs::write(&config, toml).unwrap();
+        // A daemon killed before on this host left its socket file: the wait below must see
+        // the new daemon's.
+        let _ = std::fs::remove_file(&socket);
         let child = host
             .spawn(&[
                 vrrpd(),
