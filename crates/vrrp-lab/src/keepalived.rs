@@ -977,8 +977,9 @@ pub fn parse_stats(text: &str) -> BTreeMap<String, InstanceStats> {
     out
 }
 
-/// What keepalived 2.2.7 logs when it discards a received advert (vrrp.c's receive checks),
-/// or when it switches to the old unicast checksum to accept a peer's adverts.
+/// What keepalived 2.2.7 logs when it discards a received advert (vrrp.c's receive checks;
+/// the texts are in its binary), or when it switches to the old unicast checksum to accept a
+/// peer's adverts.
 const RECEIVE_ERROR_MARKS: &[&str] = &[
     "Invalid VRRPv3 checksum",
     "Invalid VRRPv2 checksum",
@@ -993,8 +994,13 @@ const RECEIVE_ERROR_MARKS: &[&str] = &[
     "Invalid packet type",
     "unexpected ip number count",
     "ip_tot_len mismatch",
+    "vrrp packet too ",
+    "VRRP packet too short",
+    "VRRP packet with AH too short",
     "icast packet but received",
     "VIPs but received",
+    "not present in MASTER advert",
+    "received from remote host with our IP address",
     "Setting unicast VRRPv3 checksum to old version",
 ];
 
@@ -1302,12 +1308,16 @@ VRRP Instance: VI_2
                    Thu: (VI_1) Invalid VRRPv3 checksum\n\
                    Thu: (VI_1) received lower priority (100) advert from 192.0.2.12 - discarding\n\
                    Thu: (VI_1) received an invalid passwd!\n\
+                   Thu: (VI_1) ip address associated with VRID 51 not present in MASTER advert: 192.0.2.101\n\
                    Thu: (VI_1) Entering MASTER STATE\n";
         assert_eq!(
             receive_error_lines(log),
             vec![
                 "Thu: (VI_1) Invalid VRRPv3 checksum".to_owned(),
                 "Thu: (VI_1) received an invalid passwd!".to_owned(),
+                "Thu: (VI_1) ip address associated with VRID 51 not present in MASTER advert: \
+                 192.0.2.101"
+                    .to_owned(),
             ]
         );
     }
