@@ -487,8 +487,8 @@ impl Timeline {
             .map(|e| e.at)
     }
 
-    /// Exactly `holder` held the VIP at every sample from `from` to `to`, and at every
-    /// change in between. Returns the number of samples.
+    /// Exactly `holder` held the VIP at every sample (every 10 ms) from `from` to `to`, and
+    /// at every change in between.
     fn assert_one_holder(&self, from: SystemTime, to: SystemTime, holder: usize, what: &str) {
         let changes = self.changes();
         let expected = BTreeSet::from([holder]);
