@@ -7,15 +7,22 @@
 //! [`Keepalived::start`] runs it inside a lab host:
 //!
 //! ```text
-//! ip netns exec <host> keepalived -n -l -D -G -P -f DIR/keepalived.conf \
+//! ip netns exec <host> env TMPDIR=DIR keepalived -n -l -D -G -P -f DIR/keepalived.conf \
 //!     -p DIR/keepalived.pid -r DIR/vrrp.pid -c DIR/checkers.pid -b DIR/bfd.pid
 //! ```
 //!
 //! in the foreground (`-n`), logging to the console (`-l -D`, captured in the process log) and
 //! never to syslog (`-G`), VRRP only (`-P`), with every pid file in a directory of its own
 //! under the lab's directory, so nothing under /etc or /run is read or written and several
-//! keepalived run side by side. keepalived is two processes: the parent, which only watches,
+//! keepalived run side by side. `TMPDIR` points keepalived's dump files (the statistics it
+//! writes on SIGUSR2, read by [`Keepalived::stats`]) into that directory too, instead of the
+//! machine's shared /tmp. keepalived is two processes: the parent, which only watches,
 //! and the VRRP child that sends the adverts; [`Keepalived::pids`] names both.
+//!
+//! Checking that it was happy with its peer: [`Keepalived::stats`] (its per-instance counters:
+//! adverts, packet and authentication errors, priority 0) and [`Keepalived::receive_errors`]
+//! (the log lines of adverts it discarded, which also covers bad checksums: keepalived logs
+//! those but has no counter for them).
 //!
 //! Stopping it:
 //! - [`Keepalived::terminate`] sends SIGTERM to the parent: the graceful stop (the VRRP child
@@ -43,6 +50,7 @@
 //! # }
 //! ```
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -628,6 +636,9 @@ pub struct Keepalived {
     config_path: PathBuf,
     vrrp_pid_file: PathBuf,
     vrrp_pid: u32,
+    instances: Vec<String>,
+    /// The log as it was when [`Keepalived::crash`] reaped the process.
+    crash_log: String,
 }
 
 impl Keepalived {
@@ -658,7 +669,10 @@ impl Keepalived {
             path("checkers.pid"),
             path("bfd.pid"),
         );
+        let tmpdir = format!("TMPDIR={}", dir.to_string_lossy());
         let child = host.spawn(&[
+            "env",
+            &tmpdir,
             "keepalived",
             "-n",
             "-l",
@@ -682,6 +696,8 @@ impl Keepalived {
             dir,
             config_path,
             vrrp_pid: 0,
+            instances: config.instances.iter().map(|i| i.name.clone()).collect(),
+            crash_log: String::new(),
         };
         daemon.vrrp_pid = daemon.wait_for_vrrp_child()?;
         Ok(daemon)
@@ -743,9 +759,12 @@ impl Keepalived {
         &self.config_path
     }
 
-    /// Everything it logged so far.
+    /// Everything it logged so far (after [`crash`](Keepalived::crash): everything it
+    /// logged before it died).
     pub fn log(&self) -> String {
-        self.child.as_ref().map(ChildGuard::log).unwrap_or_default()
+        self.child
+            .as_ref()
+            .map_or_else(|| self.crash_log.clone(), ChildGuard::log)
     }
 
     /// The state keepalived last logged for `instance`, if any.
@@ -773,6 +792,56 @@ impl Keepalived {
             }
             std::thread::sleep(POLL);
         }
+    }
+
+    /// Asks the VRRP child for its counters (SIGUSR2: keepalived writes `keepalived.stats` in
+    /// its `TMPDIR`, this daemon's directory) and returns them per instance, once every
+    /// instance of the config is in the file.
+    pub fn stats(&self) -> Result<BTreeMap<String, InstanceStats>> {
+        let path = self.dir.join("keepalived.stats");
+        // A fresh file for this request: never an older dump.
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(LabError::File { path, source: e });
+            }
+            _ => {}
+        }
+        signal_pid(self.vrrp_pid, Signal::USR2)?;
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            // keepalived writes the file in pieces: parse it once every instance's block is
+            // complete (its last counter, `Priority Zero: Sent`, is there).
+            if let Ok(text) = std::fs::read_to_string(&path) {
+                let stats = parse_stats(&text);
+                let complete = self.instances.iter().all(|name| {
+                    stats
+                        .get(name)
+                        .is_some_and(|s| s.get("priority_zero.sent").is_some())
+                });
+                if complete {
+                    return Ok(stats);
+                }
+            }
+            if Instant::now() >= deadline {
+                return Err(LabError::Timeout(format!(
+                    "keepalived wrote no complete {} within {START_TIMEOUT:?} of SIGUSR2: {}",
+                    path.display(),
+                    self.log()
+                )));
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+
+    /// The lines of its log where it discarded a received advert (bad checksum, TTL,
+    /// version, type, length, address list, interval, authentication, unicast vs multicast)
+    /// or switched to another checksum form to accept a peer's. Empty when every advert it
+    /// received passed its checks. keepalived counts some of these in [`stats`] too, but bad
+    /// checksums only here.
+    ///
+    /// [`stats`]: Keepalived::stats
+    pub fn receive_errors(&self) -> Vec<String> {
+        receive_error_lines(&self.log())
     }
 
     /// Sends SIGHUP: keepalived re-reads its config file (rewrite [`config_path`] first).
@@ -820,6 +889,7 @@ impl Keepalived {
             child.kill()?;
             // Reaps it (and SIGKILLs again, harmlessly).
             drop(child.wait_timeout(Duration::from_secs(5)));
+            self.crash_log = child.log();
         }
         // SIGKILL is delivered asynchronously: return once the child is really gone (reaped,
         // or a zombie waiting for init), so that nothing of it runs after this returns.
@@ -845,6 +915,121 @@ impl Drop for Keepalived {
             let _ = self.crash();
         }
     }
+}
+
+/// One instance's counters from keepalived's SIGUSR2 dump (see [`Keepalived::stats`]).
+///
+/// Keys are keepalived's own labels in snake case, `section.label` inside a section:
+/// `advertisements.received`, `advertisements.sent`, `became_master`, `released_master`,
+/// `packet_errors.length`, `packet_errors.ttl`, `packet_errors.invalid_type`,
+/// `packet_errors.advertisement_interval`, `packet_errors.address_list`,
+/// `authentication_errors.invalid_type`, `authentication_errors.type_mismatch`,
+/// `authentication_errors.failure`, `priority_zero.received`, `priority_zero.sent`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct InstanceStats {
+    /// Every counter of the instance.
+    pub counters: BTreeMap<String, u64>,
+}
+
+impl InstanceStats {
+    /// The counter `key`, if keepalived wrote it.
+    pub fn get(&self, key: &str) -> Option<u64> {
+        self.counters.get(key).copied()
+    }
+
+    /// The non-zero counters of the error sections (`packet_errors.*`,
+    /// `authentication_errors.*`): adverts keepalived discarded.
+    pub fn errors(&self) -> Vec<(String, u64)> {
+        self.counters
+            .iter()
+            .filter(|(key, value)| {
+                **value != 0
+                    && (key.starts_with("packet_errors.")
+                        || key.starts_with("authentication_errors."))
+            })
+            .map(|(key, value)| (key.clone(), *value))
+            .collect()
+    }
+}
+
+/// Parses keepalived's `keepalived.stats` (written on SIGUSR2): per instance name, its
+/// counters. Lines it does not understand are skipped.
+pub fn parse_stats(text: &str) -> BTreeMap<String, InstanceStats> {
+    let mut out: BTreeMap<String, InstanceStats> = BTreeMap::new();
+    let mut instance: Option<String> = None;
+    let mut section: Option<String> = None;
+    let snake = |label: &str| label.trim().to_ascii_lowercase().replace(' ', "_");
+    for line in text.lines() {
+        if let Some(name) = line.strip_prefix("VRRP Instance:") {
+            let name = name.trim().to_owned();
+            out.entry(name.clone()).or_default();
+            instance = Some(name);
+            section = None;
+            continue;
+        }
+        let Some(name) = instance.as_ref() else {
+            continue;
+        };
+        let indent = line.len() - line.trim_start().len();
+        let Some((label, value)) = line.trim().split_once(':') else {
+            continue;
+        };
+        let value = value.trim();
+        if value.is_empty() {
+            // `  Packet Errors:` opens a section.
+            section = Some(snake(label));
+            continue;
+        }
+        let Ok(value) = value.parse::<u64>() else {
+            continue;
+        };
+        let key = match (&section, indent > 2) {
+            (Some(section), true) => format!("{section}.{}", snake(label)),
+            _ => {
+                section = None;
+                snake(label)
+            }
+        };
+        if let Some(stats) = out.get_mut(name) {
+            stats.counters.insert(key, value);
+        }
+    }
+    out
+}
+
+/// What keepalived 2.2.7 logs when it discards a received advert (vrrp.c's receive checks;
+/// the texts are in its binary), or when it switches to the old unicast checksum to accept a
+/// peer's adverts.
+const RECEIVE_ERROR_MARKS: &[&str] = &[
+    "Invalid VRRPv3 checksum",
+    "Invalid VRRPv2 checksum",
+    "invalid TTL/HL",
+    "wrong version",
+    "auth, expecting",
+    "received an invalid passwd",
+    "Invalid auth type",
+    "Received AH header",
+    "IPSEC-AH",
+    "advertisement interval mismatch",
+    "Invalid packet type",
+    "unexpected ip number count",
+    "ip_tot_len mismatch",
+    "vrrp packet too ",
+    "VRRP packet too short",
+    "VRRP packet with AH too short",
+    "icast packet but received",
+    "VIPs but received",
+    "not present in MASTER advert",
+    "received from remote host with our IP address",
+    "Setting unicast VRRPv3 checksum to old version",
+];
+
+/// The lines of `log` that report a discarded advert (see [`Keepalived::receive_errors`]).
+fn receive_error_lines(log: &str) -> Vec<String> {
+    log.lines()
+        .filter(|line| RECEIVE_ERROR_MARKS.iter().any(|mark| line.contains(mark)))
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Sends `signal` to `pid`, reading the clocks right before.
@@ -1062,6 +1247,98 @@ mod tests {
         assert_eq!(
             i.skew_time(),
             Duration::from_millis(609) + Duration::from_micros(375)
+        );
+    }
+
+    /// keepalived 2.2.7's SIGUSR2 dump, as written in a lab (two instances; values changed
+    /// so that every counter is distinct).
+    const STATS: &str = "VRRP Instance: VI_1
+  Advertisements:
+    Received: 7
+    Sent: 11
+  Became master: 1
+  Released master: 2
+  Packet Errors:
+    Length: 3
+    TTL: 0
+    Invalid Type: 0
+    Advertisement Interval: 4
+    Address List: 0
+  Authentication Errors:
+    Invalid Type: 0
+    Type Mismatch: 0
+    Failure: 5
+  Priority Zero:
+    Received: 6
+    Sent: 0
+VRRP Instance: VI_2
+  Advertisements:
+    Received: 0
+    Sent: 1
+  Became master: 0
+  Released master: 0
+  Packet Errors:
+    Length: 0
+    TTL: 0
+    Invalid Type: 0
+    Advertisement Interval: 0
+    Address List: 0
+  Authentication Errors:
+    Invalid Type: 0
+    Type Mismatch: 0
+    Failure: 0
+  Priority Zero:
+    Received: 0
+    Sent: 0
+";
+
+    #[test]
+    fn stats_dumps_are_parsed_per_instance_and_section() {
+        let stats = parse_stats(STATS);
+        assert_eq!(stats.len(), 2);
+        let one = &stats["VI_1"];
+        assert_eq!(one.counters.len(), 14, "{one:?}");
+        assert_eq!(one.get("advertisements.received"), Some(7));
+        assert_eq!(one.get("advertisements.sent"), Some(11));
+        assert_eq!(one.get("became_master"), Some(1));
+        assert_eq!(one.get("released_master"), Some(2));
+        assert_eq!(one.get("priority_zero.received"), Some(6));
+        assert_eq!(one.get("priority_zero.sent"), Some(0));
+        // The two `Invalid Type` labels stay apart.
+        assert_eq!(one.get("packet_errors.invalid_type"), Some(0));
+        assert_eq!(one.get("authentication_errors.invalid_type"), Some(0));
+        assert_eq!(
+            one.errors(),
+            vec![
+                ("authentication_errors.failure".to_owned(), 5),
+                ("packet_errors.advertisement_interval".to_owned(), 4),
+                ("packet_errors.length".to_owned(), 3),
+            ]
+        );
+        assert_eq!(stats["VI_2"].get("advertisements.sent"), Some(1));
+        assert!(stats["VI_2"].errors().is_empty());
+        // A dump cut short has no `priority_zero.sent` yet.
+        let cut = &STATS[..STATS.find("  Priority Zero:").unwrap()];
+        assert_eq!(parse_stats(cut)["VI_1"].get("priority_zero.sent"), None);
+    }
+
+    #[test]
+    fn discarded_adverts_are_found_in_the_log() {
+        let log = "Thu: (VI_1) Entering BACKUP STATE (init)\n\
+                   Thu: (VI_1) Invalid VRRPv3 checksum\n\
+                   Thu: (VI_1) received lower priority (100) advert from 192.0.2.12 - discarding\n\
+                   Thu: (VI_1) received an invalid passwd!\n\
+                   Thu: (VI_1) ip address associated with VRID 51 not present in MASTER advert: 192.0.2.101\n\
+                   Thu: (VI_1) Entering MASTER STATE\n";
+        assert_eq!(
+            receive_error_lines(log),
+            vec![
+                "Thu: (VI_1) Invalid VRRPv3 checksum".to_owned(),
+                "Thu: (VI_1) received an invalid passwd!".to_owned(),
+                "Thu: (VI_1) ip address associated with VRID 51 not present in MASTER advert: \
+                 192.0.2.101"
+                    .to_owned(),
+            ]
         );
     }
 

@@ -67,11 +67,22 @@ fn elect_and_crash(vip: IpAddr) {
     assert_eq!(a.pids().len(), 2, "parent and VRRP child");
     // Let the backup hear a few adverts, then kill the master's host.
     std::thread::sleep(INTERVAL * 3);
+    // Its counters (SIGUSR2 dump, written in its own directory) show them, and no errors.
+    let stats = b.stats().unwrap();
+    assert!(b.dir().join("keepalived.stats").exists());
+    let heard = stats["VI_1"].get("advertisements.received").unwrap();
+    assert!(heard >= 2, "{stats:?}");
+    assert_eq!(stats["VI_1"].errors(), vec![], "{stats:?}");
+    assert_eq!(b.receive_errors(), Vec::<String>::new());
     let watch = h2.watch_addresses().unwrap();
     let moment = a.crash().unwrap();
     assert!(
         a.pids().is_empty(),
         "every keepalived process of h1 is gone"
+    );
+    assert!(
+        a.log().contains("Entering MASTER STATE"),
+        "the log outlives a crash"
     );
     let added = watch
         .wait_for(Duration::from_secs(3), |e| e.added && e.ip == vip)

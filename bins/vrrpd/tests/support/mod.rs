@@ -48,6 +48,9 @@ impl<'l> Daemon<'l> {
         let config = lab.dir().join(format!("vrrpd-{n}.toml"));
         let socket = lab.dir().join(format!("vrrpd-{n}.sock"));
         std::fs::write(&config, toml).unwrap();
+        // A daemon killed before on this host left its socket file: the wait below must see
+        // the new daemon's.
+        let _ = std::fs::remove_file(&socket);
         let mut argv = prefix.to_vec();
         argv.extend_from_slice(&[
             vrrpd(),
