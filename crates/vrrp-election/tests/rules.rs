@@ -449,6 +449,36 @@ fn ttl_other_than_255_is_discarded_unless_disabled() {
 }
 
 #[test]
+fn ipv6_advert_to_the_group_from_a_global_source_is_discarded() {
+    // RFC 9568 §5.1.2.1: the source of an IPv6 advert is the sender's link-local address.
+    // Found by the hostile-packet lab test: a forged advert from 2001:db8::13 with priority
+    // 250 used to make the master step down.
+    let t = t0();
+    let (mut m, at) = master(v6(0x11, 200), t);
+    let mut a = Adv::v6(0x13, 250);
+    a.src = ip("2001:db8::13");
+    rx(&mut m, at + ms(1), &a);
+    assert_eq!(drain(&mut m), ["discard source_errors"]);
+    assert_eq!(m.state(), State::Master);
+    assert_eq!(m.stats().source_errors, 1);
+    // A backup's Master_Down_Timer is not reset by it.
+    let mut b = started(v6(0x12, 100), t);
+    let deadline = b.poll_timeout();
+    rx(&mut b, t + ms(50), &a);
+    assert_eq!(drain(&mut b), ["discard source_errors"]);
+    assert_eq!(b.poll_timeout(), deadline);
+    assert_eq!(b.current_master(), None);
+    // Unicast adverts may come from a global address.
+    let mut c = v6(0x12, 100);
+    c.unicast_peers = vec![ip("2001:db8::13")];
+    let mut u = started(c, t);
+    a.dst = ip("fe80::12");
+    rx(&mut u, t + ms(50), &a);
+    assert_eq!(drain(&mut u), Vec::<String>::new());
+    assert_eq!(u.current_master(), Some((ip("2001:db8::13"), 250)));
+}
+
+#[test]
 fn version_mismatch_is_discarded() {
     let t = t0();
     let mut r = started(v3(11, 100), t);
