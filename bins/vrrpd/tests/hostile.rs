@@ -887,3 +887,136 @@ fn hostile_packets_spoofing_the_dead_master_do_not_delay_the_takeover() {
     eprintln!("{sent} hostile packets sent; takeovers: {}", report.join(", "));
 }
 
+
+/// Lines of `log` that contain every one of `parts`.
+fn log_lines(log: &str, parts: &[&str]) -> usize {
+    log.lines()
+        .filter(|l| parts.iter().all(|p| l.contains(p)))
+        .count()
+}
+
+#[test]
+fn discard_logs_are_rate_limited_and_summarised() {
+    if !require_root() {
+        return;
+    }
+    let lab = Lab::new(3).unwrap();
+    let pair = start_pair(&lab);
+    let burst = 300u64;
+    let packet = with_ttl(&pair.ctx, V3v4, 64);
+    let before = snapshot(&pair.backup);
+    let sent_at = Instant::now();
+    for _ in 0..burst {
+        pair.send(&packet).unwrap();
+        // Paced so that no socket buffer overflows: every packet must be counted.
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let counted = |d: &Daemon<'_>, b: &Snapshot| {
+        snapshot(d).instances["v3v4"]["ttl_errors"] - b.instances["v3v4"]["ttl_errors"]
+    };
+    assert!(wait_until(Duration::from_secs(3), || counted(&pair.backup, &before) == burst));
+    // One line per discard for the first five, then silence...
+    let one_by_one = ["advert discarded", "v3v4", "ttl_errors"];
+    let summary = ["more adverts discarded than logged", "v3v4", "ttl_errors"];
+    for d in [&pair.master, &pair.backup] {
+        assert_eq!(log_lines(&d.child.log(), &one_by_one), 5, "{}", d.child.log());
+        assert_eq!(log_lines(&d.child.log(), &summary), 0);
+    }
+    // ...and one summary when the 10 s window ends, with the exact number left out.
+    let suppressed = format!("suppressed={}", burst - 5);
+    let summarised = wait_until(Duration::from_secs(12), || {
+        [&pair.master, &pair.backup]
+            .iter()
+            .all(|d| log_lines(&d.child.log(), &summary) == 1)
+    });
+    let waited = sent_at.elapsed();
+    for d in [&pair.master, &pair.backup] {
+        let log = d.child.log();
+        assert!(summarised, "no summary line:\n{log}");
+        assert_eq!(log_lines(&log, &[&summary[..], &[&suppressed]].concat()), 1, "{log}");
+        assert_eq!(log_lines(&log, &one_by_one), 5);
+        // The other discards of the run (none) did not log either.
+        assert_eq!(log_lines(&log, &["WARN"]), 6, "{log}");
+    }
+    eprintln!("{burst} discards: 5 lines + 1 summary after {waited:?}");
+}
+
+/// Utime + stime of `pid`, in clock ticks.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the command name (which may contain spaces) start after the last ')'.
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+}
+
+/// The drops column of /proc/net/raw in `host` (every raw IPv4 socket).
+fn raw_drops(host: &Host) -> u64 {
+    host.run(&["cat", "/proc/net/raw"])
+        .unwrap()
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().last()?.parse::<u64>().ok())
+        .sum()
+}
+
+#[test]
+fn a_flood_of_forged_higher_priority_adverts_on_a_unicast_instance_is_ignored() {
+    if !require_root() {
+        return;
+    }
+    let lab = Lab::new(3).unwrap();
+    let pair = start_pair(&lab);
+    let h2 = lab.host(2).unwrap();
+    // Valid-looking: priority 254, the right VRID, VIP, interval and checksum, TTL 255, sent
+    // to the backup's address like the master's unicast adverts; only the source (the
+    // attacker's, not a unicast peer) is wrong.
+    let Wire::Ip(packet) = (CASES.iter().find(|c| c.name == "unicast-from-stranger").unwrap().craft)(&pair.ctx) else {
+        panic!("an IP packet")
+    };
+    let rate = 100_000u64;
+    let duration = Duration::from_secs(2);
+    let before = snapshot(&pair.backup);
+    let ticks_before = cpu_ticks(pair.backup.child.pid());
+    let drops_before = raw_drops(h2);
+    let start = Instant::now();
+    let mut sent = 0u64;
+    let mut send_errors = 0u64;
+    while start.elapsed() < duration {
+        // Paced in batches of 100 to 10^5 per second.
+        let due = (start.elapsed().as_secs_f64() * rate as f64) as u64;
+        while sent < due {
+            if pair.injector.send(&packet).is_err() {
+                send_errors += 1;
+            }
+            sent += 1;
+        }
+        std::thread::sleep(Duration::from_micros(500));
+    }
+    let elapsed = start.elapsed();
+    // Let the daemon drain what is queued.
+    std::thread::sleep(Duration::from_millis(500));
+    let ticks = cpu_ticks(pair.backup.child.pid()) - ticks_before;
+    let after = snapshot(&pair.backup);
+    let counted = after.instances["unicast"]["unicast_source_errors"]
+        - before.instances["unicast"]["unicast_source_errors"];
+    let dropped = raw_drops(h2) - drops_before;
+    eprintln!("{}", h2.run(&["cat", "/proc/net/raw"]).unwrap());
+    let tick_hz = 100.0; // USER_HZ on Linux
+    let cpu = ticks as f64 / tick_hz / (elapsed.as_secs_f64() + 0.5);
+    eprintln!(
+        "flood: {sent} sent in {elapsed:?} ({:.0}/s, {send_errors} send errors); counted {counted}, \
+         raw socket drops {dropped}; backup daemon CPU {:.0} % of one core",
+        sent as f64 / elapsed.as_secs_f64(),
+        cpu * 100.0
+    );
+    assert_eq!(after.states, before.states, "the flood changed a state");
+    assert_eq!(
+        discard_deltas(&before, &after)
+            .into_iter()
+            .filter(|(_, c, _)| c != "unicast_source_errors")
+            .collect::<Vec<_>>(),
+        Vec::new()
+    );
+    assert!(counted > 0);
+}

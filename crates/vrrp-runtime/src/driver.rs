@@ -22,6 +22,7 @@ use crate::announce::{AnnouncePolicy, AnnounceSchedule};
 use crate::clock::{self, WallClock};
 use crate::convert;
 use crate::error::RuntimeError;
+use crate::log_limit::{DISCARD_LOG_BURST, DISCARD_LOG_WINDOW, LogLimiter};
 use crate::notify::{Notifier, NotifyState, Subject};
 use crate::socket::{RECV_BUFFER_LEN, VrrpReceiver, VrrpSender};
 use crate::status::{InstanceStatus, ProbeView, Status, Transition};
@@ -98,6 +99,8 @@ pub(crate) struct Driver<N: NetlinkOps + 'static> {
     wall: WallClock,
     events: broadcast::Sender<StateEvent>,
     rx_tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// Rate limit of the logs peers can trigger: (instance index or None, counter name).
+    discard_log: LogLimiter<(Option<usize>, &'static str)>,
 }
 
 /// What `start` hands to the loop task.
@@ -133,6 +136,7 @@ impl<N: NetlinkOps + 'static> Driver<N> {
             wall: WallClock::start(),
             events,
             rx_tasks: Vec::new(),
+            discard_log: LogLimiter::new(DISCARD_LOG_BURST, DISCARD_LOG_WINDOW),
         };
         match driver.build(&config).await {
             Ok(channels) => {
@@ -405,10 +409,14 @@ impl<N: NetlinkOps + 'static> Driver<N> {
     pub(crate) async fn run(mut self, mut ch: Channels) {
         let mut shutdown_reply: Option<oneshot::Sender<()>> = None;
         loop {
-            let deadline = [self.node.poll_timeout(), self.announce.next_deadline()]
-                .into_iter()
-                .flatten()
-                .min();
+            let deadline = [
+                self.node.poll_timeout(),
+                self.announce.next_deadline(),
+                self.discard_log.next_deadline(),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
             let sleep = async {
                 match deadline {
                     Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
@@ -435,6 +443,7 @@ impl<N: NetlinkOps + 'static> Driver<N> {
                     for idx in self.announce.due(now) {
                         self.announce_now(idx);
                     }
+                    self.log_discard_summaries(now);
                 }
                 Some(event) = ch.probe_events.recv() => self.handle_probe_event(event),
                 Some(event) = next_net_event(&mut ch.net_events) => self.handle_net_event(event).await,
@@ -731,16 +740,20 @@ impl<N: NetlinkOps + 'static> Driver<N> {
                 }
             }
             Event::Discarded { src, reason } => {
-                let name = idx
-                    .map(|i| self.instances[i].cfg.name.as_str())
-                    .unwrap_or("-");
-                tracing::debug!(instance = name, %src, reason = %reason, counter = reason.counter(), "advert discarded");
+                // Peers (and forgers) decide how often this happens: rate-limited, visible.
+                self.log_discard_summaries(now);
+                let counter = reason.counter();
+                if self.discard_log.admit(now, &(idx, counter)) {
+                    let name = self.instance_name(idx);
+                    tracing::warn!(instance = name, %src, reason = %reason, counter, "advert discarded");
+                }
             }
             Event::AddressListMismatch { src } => {
-                let name = idx
-                    .map(|i| self.instances[i].cfg.name.as_str())
-                    .unwrap_or("-");
-                tracing::debug!(instance = name, %src, "advert's address list differs from ours (kept, counted)");
+                self.log_discard_summaries(now);
+                if self.discard_log.admit(now, &(idx, "address_list_mismatch")) {
+                    let name = self.instance_name(idx);
+                    tracing::warn!(instance = name, %src, counter = "address_list_errors", "advert's address list differs from ours (kept, counted): check the VIPs on every node");
+                }
             }
             Event::PriorityChanged { from, to } => {
                 let name = idx
@@ -749,6 +762,29 @@ impl<N: NetlinkOps + 'static> Driver<N> {
                 tracing::info!(instance = name, from, to, "effective priority changed");
             }
             _ => {}
+        }
+    }
+
+    fn instance_name(&self, idx: Option<usize>) -> &str {
+        idx.and_then(|i| self.instances.get(i))
+            .map(|i| i.cfg.name.as_str())
+            .unwrap_or("-")
+    }
+
+    /// Logs one line per rate-limit window that ended with discards left unlogged.
+    fn log_discard_summaries(&mut self, now: Instant) {
+        let window_s = self.discard_log.window().as_secs();
+        for summary in self.discard_log.take_ended(now) {
+            let (idx, counter) = summary.key;
+            let name = self.instance_name(idx);
+            tracing::warn!(
+                instance = name,
+                counter,
+                suppressed = summary.suppressed,
+                logged = summary.logged,
+                window_s,
+                "more adverts discarded than logged: see the counters of `vrrpd status`"
+            );
         }
     }
 

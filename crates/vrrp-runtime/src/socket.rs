@@ -33,6 +33,9 @@ use vrrp_packet::{AddressFamily, IP_PROTOCOL_VRRP, MULTICAST_V4, MULTICAST_V6};
 /// for an IPv4 header with options.
 pub const RECV_BUFFER_LEN: usize = 4096 + 64;
 
+/// The receive queue asked of the kernel (SO_RCVBUF; the kernel doubles it for bookkeeping).
+pub const RECV_QUEUE_BYTES: usize = 2 * 1024 * 1024;
+
 /// Metadata of one received VRRP packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Received {
@@ -111,6 +114,15 @@ impl VrrpReceiver {
                 socket.set_recv_hoplimit_v6(true)?;
                 set_recv_pktinfo_v6(&socket)?;
             }
+        }
+        // A burst of forged packets must not push out the real master's adverts while the
+        // loop is busy: a deep queue (about 5000 adverts; 50 ms of a 10^5/s flood). The
+        // forced form passes net.core.rmem_max with CAP_NET_ADMIN; without it the kernel's
+        // limit applies.
+        if rustix::net::sockopt::set_socket_recv_buffer_size_force(&socket, RECV_QUEUE_BYTES)
+            .is_err()
+        {
+            let _ = socket.set_recv_buffer_size(RECV_QUEUE_BYTES);
         }
         Ok(VrrpReceiver {
             fd: register(socket, Interest::READABLE)?,
