@@ -25,8 +25,8 @@ use support::{Daemon, wait_until};
 use vrrp_lab::inject::{Injector, Ipv4Builder, Ipv6Builder, ethernet_destination, ethernet_frame};
 use vrrp_lab::{Host, Lab, require_root};
 use vrrp_packet::{
-    AddressList, Auth, ChecksumContext, ChecksumMode, Interval, MULTICAST_V4, MULTICAST_V6,
-    Packet, Version, VrrpRepr,
+    AddressList, Auth, ChecksumContext, ChecksumMode, Interval, MULTICAST_V4, MULTICAST_V6, Packet,
+    Version, VrrpRepr,
 };
 
 // ----- the lab ----------------------------------------------------------------------------
@@ -47,7 +47,13 @@ enum Inst {
 }
 
 impl Inst {
-    const ALL: [Inst; 5] = [Inst::V3v4, Inst::V2v4, Inst::V3v6, Inst::Unicast, Inst::Owner];
+    const ALL: [Inst; 5] = [
+        Inst::V3v4,
+        Inst::V2v4,
+        Inst::V3v6,
+        Inst::Unicast,
+        Inst::Owner,
+    ];
 
     fn name(self) -> &'static str {
         match self {
@@ -320,7 +326,12 @@ fn ip(src: IpAddr, dst: IpAddr, ttl: u8, msg: &[u8]) -> Vec<u8> {
 /// The instance's valid advert from the case's source with TTL / hop limit `ttl`.
 fn with_ttl(ctx: &Ctx, inst: Inst, ttl: u8) -> Wire {
     let (src, dst) = source_and_group(ctx, inst);
-    Wire::Ip(ip(src, dst, ttl, &emit(&good(inst), src, dst, mode_of(inst))))
+    Wire::Ip(ip(
+        src,
+        dst,
+        ttl,
+        &emit(&good(inst), src, dst, mode_of(inst)),
+    ))
 }
 
 /// The instance's advert with its checksum off by one.
@@ -370,7 +381,14 @@ const ATTACKER_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x01, 0x13];
 // ----- the cases ----------------------------------------------------------------------------
 
 /// Shorthand: the same outcome on both hosts.
-const fn both(name: &'static str, what: &'static str, inst: Inst, rule: &'static str, craft: fn(&Ctx) -> Wire, outcome: Outcome) -> Case {
+const fn both(
+    name: &'static str,
+    what: &'static str,
+    inst: Inst,
+    rule: &'static str,
+    craft: fn(&Ctx) -> Wire,
+    outcome: Outcome,
+) -> Case {
     Case {
         name,
         what,
@@ -391,15 +409,71 @@ use Outcome::{Accepted, Counter, Daemon as Node, Kernel, Martian, NotDelivered};
 /// other field, checksum included.
 static CASES: &[Case] = &[
     // TTL / hop limit (RFC 9568 §7.1, RFC 3768 §7.1).
-    both("v3-ipv4-ttl-254", "TTL 254 (routed once)", V3v4, "RFC 9568 §7.1", |c| with_ttl(c, V3v4, 254), Counter("ttl_errors")),
-    both("v3-ipv4-ttl-1", "TTL 1", V3v4, "RFC 9568 §7.1", |c| with_ttl(c, V3v4, 1), Counter("ttl_errors")),
-    both("v2-ttl-64", "VRRPv2, TTL 64", V2v4, "RFC 3768 §7.1", |c| with_ttl(c, V2v4, 64), Counter("ttl_errors")),
-    both("v3-ipv6-hop-limit-254", "hop limit 254", V3v6, "RFC 9568 §7.1", |c| with_ttl(c, V3v6, 254), Counter("ttl_errors")),
-    both("v3-ipv6-hop-limit-1", "hop limit 1", V3v6, "RFC 9568 §7.1", |c| with_ttl(c, V3v6, 1), Counter("ttl_errors")),
+    both(
+        "v3-ipv4-ttl-254",
+        "TTL 254 (routed once)",
+        V3v4,
+        "RFC 9568 §7.1",
+        |c| with_ttl(c, V3v4, 254),
+        Counter("ttl_errors"),
+    ),
+    both(
+        "v3-ipv4-ttl-1",
+        "TTL 1",
+        V3v4,
+        "RFC 9568 §7.1",
+        |c| with_ttl(c, V3v4, 1),
+        Counter("ttl_errors"),
+    ),
+    both(
+        "v2-ttl-64",
+        "VRRPv2, TTL 64",
+        V2v4,
+        "RFC 3768 §7.1",
+        |c| with_ttl(c, V2v4, 64),
+        Counter("ttl_errors"),
+    ),
+    both(
+        "v3-ipv6-hop-limit-254",
+        "hop limit 254",
+        V3v6,
+        "RFC 9568 §7.1",
+        |c| with_ttl(c, V3v6, 254),
+        Counter("ttl_errors"),
+    ),
+    both(
+        "v3-ipv6-hop-limit-1",
+        "hop limit 1",
+        V3v6,
+        "RFC 9568 §7.1",
+        |c| with_ttl(c, V3v6, 1),
+        Counter("ttl_errors"),
+    ),
     // Checksums.
-    both("v3-ipv4-bad-checksum", "checksum off by one", V3v4, "RFC 9568 §7.1", |c| bad_checksum(c, V3v4), Counter("checksum_errors")),
-    both("v2-bad-checksum", "VRRPv2, checksum off by one", V2v4, "RFC 3768 §7.1", |c| bad_checksum(c, V2v4), Counter("checksum_errors")),
-    both("v3-ipv6-bad-checksum", "checksum off by one", V3v6, "RFC 9568 §7.1", |c| bad_checksum(c, V3v6), Counter("checksum_errors")),
+    both(
+        "v3-ipv4-bad-checksum",
+        "checksum off by one",
+        V3v4,
+        "RFC 9568 §7.1",
+        |c| bad_checksum(c, V3v4),
+        Counter("checksum_errors"),
+    ),
+    both(
+        "v2-bad-checksum",
+        "VRRPv2, checksum off by one",
+        V2v4,
+        "RFC 3768 §7.1",
+        |c| bad_checksum(c, V2v4),
+        Counter("checksum_errors"),
+    ),
+    both(
+        "v3-ipv6-bad-checksum",
+        "checksum off by one",
+        V3v6,
+        "RFC 9568 §7.1",
+        |c| bad_checksum(c, V3v6),
+        Counter("checksum_errors"),
+    ),
     Case {
         name: "v3-ipv4-message-only-checksum",
         what: "checksum over the message only (RFC 9568 §5.2.8's form), priority 200, spoofing the master",
@@ -409,7 +483,12 @@ static CASES: &[Case] = &[
             let (src, dst) = (IpAddr::V4(c.master4), IpAddr::V4(MULTICAST_V4));
             let mut repr = good(V3v4);
             repr.priority = 200;
-            Wire::Ip(ip(src, dst, 255, &emit(&repr, src, dst, ChecksumMode::MessageOnly)))
+            Wire::Ip(ip(
+                src,
+                dst,
+                255,
+                &emit(&repr, src, dst, ChecksumMode::MessageOnly),
+            ))
         },
         master: Martian,
         backup: Accepted(Some("checksum_message_only")),
@@ -424,78 +503,319 @@ static CASES: &[Case] = &[
             let mut repr = good(V3v4);
             repr.priority = 200;
             let msg = emit(&repr, src, dst, ChecksumMode::MessageOnly);
-            Wire::Ip(Ipv4Builder::new(c.master4, MULTICAST_V4, 112).options(&[1, 1, 1, 0]).build(&msg))
+            Wire::Ip(
+                Ipv4Builder::new(c.master4, MULTICAST_V4, 112)
+                    .options(&[1, 1, 1, 0])
+                    .build(&msg),
+            )
         },
         master: Martian,
         backup: Accepted(Some("checksum_message_only")),
     },
     // Version and type (RFC 9568 §5.2.1, §5.2.2, §7.1).
-    both("v3-version-1", "version 1", V3v4, "RFC 9568 §7.1", |c| version(c, V3v4, 1), Counter("version_errors")),
-    both("v3-version-4", "version 4", V3v4, "RFC 9568 §7.1", |c| version(c, V3v4, 4), Counter("version_errors")),
-    both("v3-version-15", "version 15", V3v4, "RFC 9568 §7.1", |c| version(c, V3v4, 15), Counter("version_errors")),
-    both("v2-on-v3-instance", "a well-formed VRRPv2 advert for the v3 instance's VRID", V3v4, "RFC 9568 §7.1 (version must be the configured one)", |c| {
-        let (src, dst) = source_and_group(c, V3v4);
-        let mut repr = good(V3v4);
-        repr.version = Version::V2;
-        repr.advert_interval = Interval::from_secs(1);
-        repr.auth = Auth::simple_password(PASSWORD);
-        Wire::Ip(ip(src, dst, 255, &emit(&repr, src, dst, ChecksumMode::MessageOnly)))
-    }, Counter("version_errors")),
-    both("v3-on-v2-instance", "a well-formed VRRPv3 advert for the v2 instance's VRID", V2v4, "RFC 3768 §7.1", |c| {
-        let (src, dst) = source_and_group(c, V2v4);
-        let mut repr = good(V2v4);
-        repr.version = Version::V3;
-        repr.auth = Auth::None;
-        Wire::Ip(ip(src, dst, 255, &emit(&repr, src, dst, ChecksumMode::PseudoHeader)))
-    }, Counter("version_errors")),
-    both("v2-over-ipv6", "version 2 over IPv6 (VRRPv2 is IPv4 only)", V3v6, "RFC 3768 §1", |c| version(c, V3v6, 2), Counter("version_errors")),
-    both("v3-type-0", "type 0", V3v4, "RFC 9568 §5.2.2", |c| msg_type(c, V3v4, 0), Counter("invalid_type")),
-    both("v3-type-2", "type 2", V3v4, "RFC 9568 §5.2.2", |c| msg_type(c, V3v4, 2), Counter("invalid_type")),
-    both("v3-type-15", "type 15", V3v4, "RFC 9568 §5.2.2", |c| msg_type(c, V3v4, 15), Counter("invalid_type")),
-    both("v3-ipv6-type-0", "type 0", V3v6, "RFC 9568 §5.2.2", |c| msg_type(c, V3v6, 0), Counter("invalid_type")),
+    both(
+        "v3-version-1",
+        "version 1",
+        V3v4,
+        "RFC 9568 §7.1",
+        |c| version(c, V3v4, 1),
+        Counter("version_errors"),
+    ),
+    both(
+        "v3-version-4",
+        "version 4",
+        V3v4,
+        "RFC 9568 §7.1",
+        |c| version(c, V3v4, 4),
+        Counter("version_errors"),
+    ),
+    both(
+        "v3-version-15",
+        "version 15",
+        V3v4,
+        "RFC 9568 §7.1",
+        |c| version(c, V3v4, 15),
+        Counter("version_errors"),
+    ),
+    both(
+        "v2-on-v3-instance",
+        "a well-formed VRRPv2 advert for the v3 instance's VRID",
+        V3v4,
+        "RFC 9568 §7.1 (version must be the configured one)",
+        |c| {
+            let (src, dst) = source_and_group(c, V3v4);
+            let mut repr = good(V3v4);
+            repr.version = Version::V2;
+            repr.advert_interval = Interval::from_secs(1);
+            repr.auth = Auth::simple_password(PASSWORD);
+            Wire::Ip(ip(
+                src,
+                dst,
+                255,
+                &emit(&repr, src, dst, ChecksumMode::MessageOnly),
+            ))
+        },
+        Counter("version_errors"),
+    ),
+    both(
+        "v3-on-v2-instance",
+        "a well-formed VRRPv3 advert for the v2 instance's VRID",
+        V2v4,
+        "RFC 3768 §7.1",
+        |c| {
+            let (src, dst) = source_and_group(c, V2v4);
+            let mut repr = good(V2v4);
+            repr.version = Version::V3;
+            repr.auth = Auth::None;
+            Wire::Ip(ip(
+                src,
+                dst,
+                255,
+                &emit(&repr, src, dst, ChecksumMode::PseudoHeader),
+            ))
+        },
+        Counter("version_errors"),
+    ),
+    both(
+        "v2-over-ipv6",
+        "version 2 over IPv6 (VRRPv2 is IPv4 only)",
+        V3v6,
+        "RFC 3768 §1",
+        |c| version(c, V3v6, 2),
+        Counter("version_errors"),
+    ),
+    both(
+        "v3-type-0",
+        "type 0",
+        V3v4,
+        "RFC 9568 §5.2.2",
+        |c| msg_type(c, V3v4, 0),
+        Counter("invalid_type"),
+    ),
+    both(
+        "v3-type-2",
+        "type 2",
+        V3v4,
+        "RFC 9568 §5.2.2",
+        |c| msg_type(c, V3v4, 2),
+        Counter("invalid_type"),
+    ),
+    both(
+        "v3-type-15",
+        "type 15",
+        V3v4,
+        "RFC 9568 §5.2.2",
+        |c| msg_type(c, V3v4, 15),
+        Counter("invalid_type"),
+    ),
+    both(
+        "v3-ipv6-type-0",
+        "type 0",
+        V3v6,
+        "RFC 9568 §5.2.2",
+        |c| msg_type(c, V3v6, 0),
+        Counter("invalid_type"),
+    ),
     // Length and address count (RFC 9568 §7.1, errata 8299).
-    both("v3-short-7", "7 bytes (one short of the fixed header)", V3v4, "RFC 9568 §7.1", |c| truncated(c, V3v4, 7), Counter("packet_length_errors")),
-    both("v3-short-1", "1 byte: not even a VRID, so no instance can take it", V3v4, "RFC 9568 §7.1", |c| truncated(c, V3v4, 1), Node("packet_length_errors")),
-    both("v3-empty", "an IP packet with no VRRP bytes at all", V3v4, "RFC 9568 §7.1", |c| truncated(c, V3v4, 0), Node("packet_length_errors")),
-    both("v3-count-larger", "address count 2, one address present", V3v4, "RFC 9568 §7.1", |c| mutated(c, V3v4, |m| m[3] = 2), Counter("packet_length_errors")),
-    both("v3-count-smaller", "address count 1, two addresses present", V3v4, "RFC 9568 §7.1", |c| {
-        let (src, dst) = source_and_group(c, V3v4);
-        let two = repr_for(V3v4, &[Ipv4Addr::new(192, 0, 2, 100), Ipv4Addr::new(192, 0, 2, 200)], &[]);
-        let mut msg = emit(&two, src, dst, ChecksumMode::PseudoHeader);
-        msg[3] = 1;
-        refill(&mut msg, src, dst, ChecksumMode::PseudoHeader);
-        Wire::Ip(ip(src, dst, 255, &msg))
-    }, Counter("packet_length_errors")),
-    both("v3-count-zero", "address count 0, one address present", V3v4, "RFC 9568 erratum 8299", |c| mutated(c, V3v4, |m| m[3] = 0), Counter("address_list_errors")),
-    both("v3-ipv6-count-larger", "address count 3, one address present", V3v6, "RFC 9568 §7.1", |c| mutated(c, V3v6, |m| m[3] = 3), Counter("packet_length_errors")),
+    both(
+        "v3-short-7",
+        "7 bytes (one short of the fixed header)",
+        V3v4,
+        "RFC 9568 §7.1",
+        |c| truncated(c, V3v4, 7),
+        Counter("packet_length_errors"),
+    ),
+    both(
+        "v3-short-1",
+        "1 byte: not even a VRID, so no instance can take it",
+        V3v4,
+        "RFC 9568 §7.1",
+        |c| truncated(c, V3v4, 1),
+        Node("packet_length_errors"),
+    ),
+    both(
+        "v3-empty",
+        "an IP packet with no VRRP bytes at all",
+        V3v4,
+        "RFC 9568 §7.1",
+        |c| truncated(c, V3v4, 0),
+        Node("packet_length_errors"),
+    ),
+    both(
+        "v3-count-larger",
+        "address count 2, one address present",
+        V3v4,
+        "RFC 9568 §7.1",
+        |c| mutated(c, V3v4, |m| m[3] = 2),
+        Counter("packet_length_errors"),
+    ),
+    both(
+        "v3-count-smaller",
+        "address count 1, two addresses present",
+        V3v4,
+        "RFC 9568 §7.1",
+        |c| {
+            let (src, dst) = source_and_group(c, V3v4);
+            let two = repr_for(
+                V3v4,
+                &[Ipv4Addr::new(192, 0, 2, 100), Ipv4Addr::new(192, 0, 2, 200)],
+                &[],
+            );
+            let mut msg = emit(&two, src, dst, ChecksumMode::PseudoHeader);
+            msg[3] = 1;
+            refill(&mut msg, src, dst, ChecksumMode::PseudoHeader);
+            Wire::Ip(ip(src, dst, 255, &msg))
+        },
+        Counter("packet_length_errors"),
+    ),
+    both(
+        "v3-count-zero",
+        "address count 0, one address present",
+        V3v4,
+        "RFC 9568 erratum 8299",
+        |c| mutated(c, V3v4, |m| m[3] = 0),
+        Counter("address_list_errors"),
+    ),
+    both(
+        "v3-ipv6-count-larger",
+        "address count 3, one address present",
+        V3v6,
+        "RFC 9568 §7.1",
+        |c| mutated(c, V3v6, |m| m[3] = 3),
+        Counter("packet_length_errors"),
+    ),
     // Interval.
-    both("v3-interval-0", "Max Adver Int 0", V3v4, "RFC 9568 erratum 8301", |c| mutated(c, V3v4, |m| { m[4] = 0; m[5] = 0; }), Counter("interval_errors")),
-    both("v2-interval-2s", "VRRPv2, Adver Int 2 s (ours is 1 s)", V2v4, "RFC 3768 §7.1", |c| mutated(c, V2v4, |m| m[5] = 2), Counter("interval_errors")),
+    both(
+        "v3-interval-0",
+        "Max Adver Int 0",
+        V3v4,
+        "RFC 9568 erratum 8301",
+        |c| {
+            mutated(c, V3v4, |m| {
+                m[4] = 0;
+                m[5] = 0;
+            })
+        },
+        Counter("interval_errors"),
+    ),
+    both(
+        "v2-interval-2s",
+        "VRRPv2, Adver Int 2 s (ours is 1 s)",
+        V2v4,
+        "RFC 3768 §7.1",
+        |c| mutated(c, V2v4, |m| m[5] = 2),
+        Counter("interval_errors"),
+    ),
     // VRRPv2 authentication (RFC 3768 §5.3.6, §7.1; RFC 2338 for type 1).
-    both("v2-wrong-password", "auth type 1 with another password", V2v4, "RFC 2338 §5.3.6.1", |c| {
-        let (src, dst) = source_and_group(c, V2v4);
-        let mut repr = good(V2v4);
-        repr.auth = Auth::simple_password("guess");
-        Wire::Ip(ip(src, dst, 255, &emit(&repr, src, dst, ChecksumMode::MessageOnly)))
-    }, Counter("auth_errors")),
-    both("v2-auth-type-0", "auth type 0 (none) where a password is configured", V2v4, "RFC 3768 §7.1", |c| v2_auth_type(c, 0), Counter("auth_errors")),
-    both("v2-auth-type-2", "auth type 2 (IP AH, removed)", V2v4, "RFC 3768 §5.3.6", |c| v2_auth_type(c, 2), Counter("auth_errors")),
-    both("v2-auth-type-3", "auth type 3 (undefined)", V2v4, "RFC 3768 §5.3.6", |c| v2_auth_type(c, 3), Counter("auth_errors")),
-    both("v2-auth-data-missing", "auth type 1 without the 8 bytes of auth data", V2v4, "RFC 3768 §7.1", |c| truncated(c, V2v4, 12), Counter("packet_length_errors")),
-    both("v2-address-list-differs", "VRRPv2 advert for another VIP", V2v4, "RFC 3768 §7.1", |c| {
-        let (src, dst) = source_and_group(c, V2v4);
-        let repr = repr_for(V2v4, &[Ipv4Addr::new(192, 0, 2, 201)], &[]);
-        Wire::Ip(ip(src, dst, 255, &emit(&repr, src, dst, ChecksumMode::MessageOnly)))
-    }, Counter("address_list_errors")),
+    both(
+        "v2-wrong-password",
+        "auth type 1 with another password",
+        V2v4,
+        "RFC 2338 §5.3.6.1",
+        |c| {
+            let (src, dst) = source_and_group(c, V2v4);
+            let mut repr = good(V2v4);
+            repr.auth = Auth::simple_password("guess");
+            Wire::Ip(ip(
+                src,
+                dst,
+                255,
+                &emit(&repr, src, dst, ChecksumMode::MessageOnly),
+            ))
+        },
+        Counter("auth_errors"),
+    ),
+    both(
+        "v2-auth-type-0",
+        "auth type 0 (none) where a password is configured",
+        V2v4,
+        "RFC 3768 §7.1",
+        |c| v2_auth_type(c, 0),
+        Counter("auth_errors"),
+    ),
+    both(
+        "v2-auth-type-2",
+        "auth type 2 (IP AH, removed)",
+        V2v4,
+        "RFC 3768 §5.3.6",
+        |c| v2_auth_type(c, 2),
+        Counter("auth_errors"),
+    ),
+    both(
+        "v2-auth-type-3",
+        "auth type 3 (undefined)",
+        V2v4,
+        "RFC 3768 §5.3.6",
+        |c| v2_auth_type(c, 3),
+        Counter("auth_errors"),
+    ),
+    both(
+        "v2-auth-data-missing",
+        "auth type 1 without the 8 bytes of auth data",
+        V2v4,
+        "RFC 3768 §7.1",
+        |c| truncated(c, V2v4, 12),
+        Counter("packet_length_errors"),
+    ),
+    both(
+        "v2-address-list-differs",
+        "VRRPv2 advert for another VIP",
+        V2v4,
+        "RFC 3768 §7.1",
+        |c| {
+            let (src, dst) = source_and_group(c, V2v4);
+            let repr = repr_for(V2v4, &[Ipv4Addr::new(192, 0, 2, 201)], &[]);
+            Wire::Ip(ip(
+                src,
+                dst,
+                255,
+                &emit(&repr, src, dst, ChecksumMode::MessageOnly),
+            ))
+        },
+        Counter("address_list_errors"),
+    ),
     // VRID.
-    both("vrid-not-ours", "VRID 99, which neither host runs", V3v4, "RFC 9568 §7.1", |c| mutated(c, V3v4, |m| m[1] = 99), Node("vrid_errors")),
-    both("vrid-0", "VRID 0", V3v4, "RFC 9568 §5.2.3", |c| mutated(c, V3v4, |m| m[1] = 0), Node("vrid_errors")),
-    both("v3-ipv6-vrid-not-ours", "VRID 10 over IPv6 (only IPv4 runs VRID 10)", V3v6, "RFC 9568 §7.1", |c| mutated(c, V3v6, |m| m[1] = 10), Node("vrid_errors")),
+    both(
+        "vrid-not-ours",
+        "VRID 99, which neither host runs",
+        V3v4,
+        "RFC 9568 §7.1",
+        |c| mutated(c, V3v4, |m| m[1] = 99),
+        Node("vrid_errors"),
+    ),
+    both(
+        "vrid-0",
+        "VRID 0",
+        V3v4,
+        "RFC 9568 §5.2.3",
+        |c| mutated(c, V3v4, |m| m[1] = 0),
+        Node("vrid_errors"),
+    ),
+    both(
+        "v3-ipv6-vrid-not-ours",
+        "VRID 10 over IPv6 (only IPv4 runs VRID 10)",
+        V3v6,
+        "RFC 9568 §7.1",
+        |c| mutated(c, V3v6, |m| m[1] = 10),
+        Node("vrid_errors"),
+    ),
     // IPv6 source.
-    both("v3-ipv6-global-source", "IPv6 advert from a global address", V3v6, "RFC 9568 §5.1.2.1, §7.1", |c| {
-        let (src, dst) = (IpAddr::V6(c.src6_global), IpAddr::V6(MULTICAST_V6));
-        Wire::Ip(ip(src, dst, 255, &emit(&good(V3v6), src, dst, ChecksumMode::PseudoHeader)))
-    }, Counter("source_errors")),
+    both(
+        "v3-ipv6-global-source",
+        "IPv6 advert from a global address",
+        V3v6,
+        "RFC 9568 §5.1.2.1, §7.1",
+        |c| {
+            let (src, dst) = (IpAddr::V6(c.src6_global), IpAddr::V6(MULTICAST_V6));
+            Wire::Ip(ip(
+                src,
+                dst,
+                255,
+                &emit(&good(V3v6), src, dst, ChecksumMode::PseudoHeader),
+            ))
+        },
+        Counter("source_errors"),
+    ),
     // Unicast peers (keepalived's extension).
     Case {
         name: "unicast-from-stranger",
@@ -504,15 +824,32 @@ static CASES: &[Case] = &[
         rule: "unicast_peers (keepalived)",
         craft: |c| {
             let (src, dst) = (IpAddr::V4(c.attacker4), IpAddr::V4(c.backup4));
-            Wire::Ip(ip(src, dst, 255, &emit(&good(Unicast), src, dst, ChecksumMode::PseudoHeader)))
+            Wire::Ip(ip(
+                src,
+                dst,
+                255,
+                &emit(&good(Unicast), src, dst, ChecksumMode::PseudoHeader),
+            ))
         },
         master: NotDelivered,
         backup: Counter("unicast_source_errors"),
     },
-    both("unicast-multicast-from-stranger", "multicast advert for the unicast instance from a stranger", Unicast, "unicast_peers (keepalived)", |c| {
-        let (src, dst) = (IpAddr::V4(c.attacker4), IpAddr::V4(MULTICAST_V4));
-        Wire::Ip(ip(src, dst, 255, &emit(&good(Unicast), src, dst, ChecksumMode::PseudoHeader)))
-    }, Counter("unicast_source_errors")),
+    both(
+        "unicast-multicast-from-stranger",
+        "multicast advert for the unicast instance from a stranger",
+        Unicast,
+        "unicast_peers (keepalived)",
+        |c| {
+            let (src, dst) = (IpAddr::V4(c.attacker4), IpAddr::V4(MULTICAST_V4));
+            Wire::Ip(ip(
+                src,
+                dst,
+                255,
+                &emit(&good(Unicast), src, dst, ChecksumMode::PseudoHeader),
+            ))
+        },
+        Counter("unicast_source_errors"),
+    ),
     // The address owner.
     Case {
         name: "priority-255-from-non-owner",
@@ -523,18 +860,58 @@ static CASES: &[Case] = &[
             let (src, dst) = source_and_group(c, Owner);
             let mut repr = good(Owner);
             repr.priority = 255;
-            Wire::Ip(ip(src, dst, 255, &emit(&repr, src, dst, ChecksumMode::PseudoHeader)))
+            Wire::Ip(ip(
+                src,
+                dst,
+                255,
+                &emit(&repr, src, dst, ChecksumMode::PseudoHeader),
+            ))
         },
         master: Counter("owner_discards"),
         backup: Accepted(None),
     },
     // IP headers the kernel refuses before any raw socket sees them (RFC 791; Linux
     // ip_rcv_core). Sent as Ethernet frames: even IP_HDRINCL fixes up or refuses these.
-    both("ipv4-ihl-4", "IPv4 header length 4 words (below the minimum 5)", V3v4, "RFC 791; Linux drops it (ip_rcv_core)", |c| frame4(c, |b| b.ihl(4)), Kernel("Ip.InHdrErrors")),
-    both("ipv4-ihl-beyond-datagram", "IPv4 header length 15 words in a 28-byte packet", V3v4, "RFC 791; Linux drops it (ip_rcv_core)", |c| frame4(c, |b| b.ihl(15)), Kernel("Ip.InHdrErrors")),
-    both("ipv4-total-length-beyond-frame", "IPv4 total length 200 in a 28-byte packet", V3v4, "RFC 791; Linux drops it (ip_rcv_core)", |c| frame4(c, |b| b.total_length(200)), Kernel("IpExt.InTruncatedPkts")),
-    both("ipv4-total-length-below-header", "IPv4 total length 16 (shorter than its header)", V3v4, "RFC 791; Linux drops it (ip_rcv_core)", |c| frame4(c, |b| b.total_length(16)), Kernel("Ip.InHdrErrors")),
-    both("ipv4-header-checksum", "IPv4 header checksum wrong", V3v4, "RFC 791; Linux drops it (ip_rcv_core)", |c| frame4(c, |b| b.header_checksum(0xbad)), Kernel("IpExt.InCsumErrors")),
+    both(
+        "ipv4-ihl-4",
+        "IPv4 header length 4 words (below the minimum 5)",
+        V3v4,
+        "RFC 791; Linux drops it (ip_rcv_core)",
+        |c| frame4(c, |b| b.ihl(4)),
+        Kernel("Ip.InHdrErrors"),
+    ),
+    both(
+        "ipv4-ihl-beyond-datagram",
+        "IPv4 header length 15 words in a 28-byte packet",
+        V3v4,
+        "RFC 791; Linux drops it (ip_rcv_core)",
+        |c| frame4(c, |b| b.ihl(15)),
+        Kernel("Ip.InHdrErrors"),
+    ),
+    both(
+        "ipv4-total-length-beyond-frame",
+        "IPv4 total length 200 in a 28-byte packet",
+        V3v4,
+        "RFC 791; Linux drops it (ip_rcv_core)",
+        |c| frame4(c, |b| b.total_length(200)),
+        Kernel("IpExt.InTruncatedPkts"),
+    ),
+    both(
+        "ipv4-total-length-below-header",
+        "IPv4 total length 16 (shorter than its header)",
+        V3v4,
+        "RFC 791; Linux drops it (ip_rcv_core)",
+        |c| frame4(c, |b| b.total_length(16)),
+        Kernel("Ip.InHdrErrors"),
+    ),
+    both(
+        "ipv4-header-checksum",
+        "IPv4 header checksum wrong",
+        V3v4,
+        "RFC 791; Linux drops it (ip_rcv_core)",
+        |c| frame4(c, |b| b.header_checksum(0xbad)),
+        Kernel("IpExt.InCsumErrors"),
+    ),
 ];
 
 // ----- observing the daemons ----------------------------------------------------------------
@@ -749,7 +1126,10 @@ fn verify(
     if let Outcome::Kernel(k) = outcome {
         let d = kernel_counter(host, k) - kernel_before;
         if d != 1 {
-            return Err(format!("{}: on the {who}, kernel {k} moved by {d}", case.name));
+            return Err(format!(
+                "{}: on the {who}, kernel {k} moved by {d}",
+                case.name
+            ));
         }
     }
     if after.states != before.states {
@@ -787,8 +1167,22 @@ fn each_hostile_packet_is_dropped_and_counted_exactly_once() {
             continue;
         }
         for (who, d, host, outcome, before, kb) in [
-            ("master", &pair.master, h1, case.master, &before_master, kb_master),
-            ("backup", &pair.backup, h2, case.backup, &before_backup, kb_backup),
+            (
+                "master",
+                &pair.master,
+                h1,
+                case.master,
+                &before_master,
+                kb_master,
+            ),
+            (
+                "backup",
+                &pair.backup,
+                h2,
+                case.backup,
+                &before_backup,
+                kb_backup,
+            ),
         ] {
             if let Err(e) = verify(case, who, d, host, outcome, before, kb) {
                 failures.push(e);
@@ -868,15 +1262,20 @@ fn hostile_packets_spoofing_the_dead_master_do_not_delay_the_takeover() {
         let at = st["last_transition"]["at_unix_ms"].as_u64().unwrap();
         let took = Duration::from_millis(at.saturating_sub(killed));
         let bound = inst.master_down();
-        report.push(format!("{}: {took:?} (Master_Down_Interval {bound:?})", inst.name()));
+        report.push(format!(
+            "{}: {took:?} (Master_Down_Interval {bound:?})",
+            inst.name()
+        ));
         assert_eq!(
-            st["state"], "MASTER",
+            st["state"],
+            "MASTER",
             "{} did not take over while hostile packets flowed",
             inst.name()
         );
         assert_eq!(st["last_transition"]["reason"], "master_down_timer");
         // The last real advert left at most one interval before the kill.
-        let earliest = bound.saturating_sub(inst.interval().as_duration() + Duration::from_millis(20));
+        let earliest =
+            bound.saturating_sub(inst.interval().as_duration() + Duration::from_millis(20));
         let latest = bound + Duration::from_millis(150);
         assert!(
             took >= earliest && took <= latest,
@@ -884,9 +1283,11 @@ fn hostile_packets_spoofing_the_dead_master_do_not_delay_the_takeover() {
             inst.name()
         );
     }
-    eprintln!("{sent} hostile packets sent; takeovers: {}", report.join(", "));
+    eprintln!(
+        "{sent} hostile packets sent; takeovers: {}",
+        report.join(", ")
+    );
 }
-
 
 /// Lines of `log` that contain every one of `parts`.
 fn log_lines(log: &str, parts: &[&str]) -> usize {
@@ -914,12 +1315,20 @@ fn discard_logs_are_rate_limited_and_summarised() {
     let counted = |d: &Daemon<'_>, b: &Snapshot| {
         snapshot(d).instances["v3v4"]["ttl_errors"] - b.instances["v3v4"]["ttl_errors"]
     };
-    assert!(wait_until(Duration::from_secs(3), || counted(&pair.backup, &before) == burst));
+    assert!(wait_until(Duration::from_secs(3), || counted(
+        &pair.backup,
+        &before
+    ) == burst));
     // One line per discard for the first five, then silence...
     let one_by_one = ["advert discarded", "v3v4", "ttl_errors"];
     let summary = ["more adverts discarded than logged", "v3v4", "ttl_errors"];
     for d in [&pair.master, &pair.backup] {
-        assert_eq!(log_lines(&d.child.log(), &one_by_one), 5, "{}", d.child.log());
+        assert_eq!(
+            log_lines(&d.child.log(), &one_by_one),
+            5,
+            "{}",
+            d.child.log()
+        );
         assert_eq!(log_lines(&d.child.log(), &summary), 0);
     }
     // ...and one summary when the 10 s window ends, with the exact number left out.
@@ -933,7 +1342,11 @@ fn discard_logs_are_rate_limited_and_summarised() {
     for d in [&pair.master, &pair.backup] {
         let log = d.child.log();
         assert!(summarised, "no summary line:\n{log}");
-        assert_eq!(log_lines(&log, &[&summary[..], &[&suppressed]].concat()), 1, "{log}");
+        assert_eq!(
+            log_lines(&log, &[&summary[..], &[&suppressed]].concat()),
+            1,
+            "{log}"
+        );
         assert_eq!(log_lines(&log, &one_by_one), 5);
         // The other discards of the run (none) did not log either.
         assert_eq!(log_lines(&log, &["WARN"]), 6, "{log}");
@@ -971,7 +1384,12 @@ fn a_flood_of_forged_higher_priority_adverts_on_a_unicast_instance_is_ignored() 
     // Valid-looking: priority 254, the right VRID, VIP, interval and checksum, TTL 255, sent
     // to the backup's address like the master's unicast adverts; only the source (the
     // attacker's, not a unicast peer) is wrong.
-    let Wire::Ip(packet) = (CASES.iter().find(|c| c.name == "unicast-from-stranger").unwrap().craft)(&pair.ctx) else {
+    let Wire::Ip(packet) = (CASES
+        .iter()
+        .find(|c| c.name == "unicast-from-stranger")
+        .unwrap()
+        .craft)(&pair.ctx)
+    else {
         panic!("an IP packet")
     };
     let rate = 100_000u64;
@@ -1001,12 +1419,16 @@ fn a_flood_of_forged_higher_priority_adverts_on_a_unicast_instance_is_ignored() 
     let counted = after.instances["unicast"]["unicast_source_errors"]
         - before.instances["unicast"]["unicast_source_errors"];
     let dropped = raw_drops(h2) - drops_before;
-    eprintln!("{}", h2.run(&["cat", "/proc/net/raw"]).unwrap());
+    let received = after.instances["unicast"]["adverts_received"]
+        - before.instances["unicast"]["adverts_received"];
+    // The master's adverts arrive on the socket connected to it, not in the flood's queue.
+    let legit = received - counted;
     let tick_hz = 100.0; // USER_HZ on Linux
     let cpu = ticks as f64 / tick_hz / (elapsed.as_secs_f64() + 0.5);
     eprintln!(
         "flood: {sent} sent in {elapsed:?} ({:.0}/s, {send_errors} send errors); counted {counted}, \
-         raw socket drops {dropped}; backup daemon CPU {:.0} % of one core",
+         kernel queue drops {dropped}; {legit} adverts of the real master handled meanwhile; \
+         backup daemon CPU {:.0} % of one core",
         sent as f64 / elapsed.as_secs_f64(),
         cpu * 100.0
     );
@@ -1018,5 +1440,16 @@ fn a_flood_of_forged_higher_priority_adverts_on_a_unicast_instance_is_ignored() 
             .collect::<Vec<_>>(),
         Vec::new()
     );
-    assert!(counted > 0);
+    // Every forged packet is accounted for: counted by vrrpd, or dropped by the kernel when
+    // the daemon could not keep up (the drops column of /proc/net/raw).
+    assert_eq!(send_errors, 0);
+    assert_eq!(
+        counted + dropped,
+        sent,
+        "counted {counted} + dropped {dropped} != sent {sent}"
+    );
+    assert!(counted >= sent / 2, "only {counted} of {sent} counted");
+    // 2.5 s at 100 ms: about 25 real adverts, none lost to the flood.
+    assert!(legit >= 20, "{legit} real adverts handled during the flood");
+    assert!(cpu < 0.8, "the daemon used {:.0} % of a core", cpu * 100.0);
 }

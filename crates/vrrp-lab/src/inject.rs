@@ -324,8 +324,12 @@ mod tests {
 
     #[test]
     fn ipv4_header_checksum_verifies() {
-        let p = Ipv4Builder::new(Ipv4Addr::new(192, 0, 2, 1), Ipv4Addr::new(224, 0, 0, 18), 112)
-            .build(&[1, 2, 3, 4]);
+        let p = Ipv4Builder::new(
+            Ipv4Addr::new(192, 0, 2, 1),
+            Ipv4Addr::new(224, 0, 0, 18),
+            112,
+        )
+        .build(&[1, 2, 3, 4]);
         assert_eq!(p.len(), 24);
         assert_eq!(p[0], 0x45);
         assert_eq!(u16::from_be_bytes([p[2], p[3]]), 24);
@@ -336,13 +340,17 @@ mod tests {
 
     #[test]
     fn ipv4_overrides_are_written_as_given() {
-        let p = Ipv4Builder::new(Ipv4Addr::new(192, 0, 2, 1), Ipv4Addr::new(224, 0, 0, 18), 112)
-            .ttl(1)
-            .ihl(15)
-            .total_length(9999)
-            .header_checksum(0xdead)
-            .flags_fragment(0x2000)
-            .build(&[0; 8]);
+        let p = Ipv4Builder::new(
+            Ipv4Addr::new(192, 0, 2, 1),
+            Ipv4Addr::new(224, 0, 0, 18),
+            112,
+        )
+        .ttl(1)
+        .ihl(15)
+        .total_length(9999)
+        .header_checksum(0xdead)
+        .flags_fragment(0x2000)
+        .build(&[0; 8]);
         assert_eq!(p[0], 0x4f);
         assert_eq!(u16::from_be_bytes([p[2], p[3]]), 9999);
         assert_eq!(u16::from_be_bytes([p[6], p[7]]), 0x2000);
@@ -352,9 +360,13 @@ mod tests {
 
     #[test]
     fn ipv4_options_are_padded_and_counted() {
-        let p = Ipv4Builder::new(Ipv4Addr::new(192, 0, 2, 1), Ipv4Addr::new(192, 0, 2, 2), 112)
-            .options(&[1, 1, 1])
-            .build(&[]);
+        let p = Ipv4Builder::new(
+            Ipv4Addr::new(192, 0, 2, 1),
+            Ipv4Addr::new(192, 0, 2, 2),
+            112,
+        )
+        .options(&[1, 1, 1])
+        .build(&[]);
         assert_eq!(p[0], 0x46);
         assert_eq!(p.len(), 24);
         assert_eq!(internet_checksum(0, &p[..24]), 0);

@@ -204,7 +204,10 @@ impl Lab {
         }
         ip_batch(&lan, &lan_batch)?;
         for host in &self.hosts {
-            ip_batch(&host.namespace, &format!("link set lo up\n{}", host.eth0_batch()))?;
+            ip_batch(
+                &host.namespace,
+                &format!("link set lo up\n{}", host.eth0_batch()),
+            )?;
         }
         Ok(())
     }

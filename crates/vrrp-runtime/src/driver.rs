@@ -15,13 +15,16 @@ use vrrp_election::{
     Transmit,
 };
 use vrrp_health::{HealthSet, ProbeEvent, ProbeEvents, ProbeResult, ProbeRunner};
-use vrrp_netlink::{Announcer, ArpFluxGuard, IpNet, Mac, NetEvent, NetlinkOps, Vmac};
+use vrrp_netlink::{
+    AddressInfo, Announcer, ArpFluxGuard, IpNet, LinkInfo, Mac, NetEvent, NetlinkOps, Vmac,
+};
 use vrrp_packet::AddressFamily;
 
 use crate::announce::{AnnouncePolicy, AnnounceSchedule};
 use crate::clock::{self, WallClock};
 use crate::convert;
 use crate::error::RuntimeError;
+use crate::links::{self, LinkRt, RxKey, RxNeed};
 use crate::log_limit::{DISCARD_LOG_BURST, DISCARD_LOG_WINDOW, LogLimiter};
 use crate::notify::{Notifier, NotifyState, Subject};
 use crate::socket::{RECV_BUFFER_LEN, VrrpReceiver, VrrpSender};
@@ -56,16 +59,15 @@ pub(crate) enum Request {
 struct InstanceRt {
     cfg: Instance,
     router: RouterId,
-    /// The interface the instance runs on (adverts are received here).
-    parent: u32,
-    /// The interface the VIPs go on and announcements leave from (the VMAC, or `parent`).
-    vip_ifindex: u32,
-    /// The MAC announcements carry.
-    mac: Mac,
-    sender: Arc<VrrpSender>,
-    announcer: Arc<Announcer>,
-    vmac: Option<Vmac>,
-    _arp_flux: Option<ArpFluxGuard>,
+    /// Its interface: the slot in [`Driver::links`] (also the engine's `InterfaceId`).
+    link: usize,
+    /// The source address the engine's router was built with (it cannot change).
+    primary: IpAddr,
+    /// Sockets, VMAC and announcer on the interface that carries the configured name now;
+    /// `None` while there is none (deleted, renamed away) or it lacks the source address.
+    io: Option<InstanceIo>,
+    /// What the engine was last told: the interface is usable (`InterfaceUp`).
+    link_ok: bool,
     health: HealthSet,
     external_offset: i16,
     external_fault: bool,
@@ -74,6 +76,18 @@ struct InstanceRt {
     group: Option<usize>,
     /// The engine-level family.
     family: AddressFamily,
+}
+
+/// What an instance holds on its current interface.
+struct InstanceIo {
+    /// The interface the VIPs go on and announcements leave from (the VMAC, or `parent`).
+    vip_ifindex: u32,
+    /// The MAC announcements carry.
+    mac: Mac,
+    sender: Arc<VrrpSender>,
+    announcer: Arc<Announcer>,
+    vmac: Option<Vmac>,
+    _arp_flux: Option<ArpFluxGuard>,
 }
 
 struct GroupRt {
@@ -98,7 +112,16 @@ pub(crate) struct Driver<N: NetlinkOps + 'static> {
     probe_ifaces: BTreeMap<String, String>,
     wall: WallClock,
     events: broadcast::Sender<StateEvent>,
-    rx_tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// One slot per interface name of the configuration.
+    links: Vec<LinkRt>,
+    /// The receive tasks, one per socket.
+    receivers: BTreeMap<RxKey, tokio::task::JoinHandle<()>>,
+    /// Where receive tasks send packets (kept to start new ones when an interface returns).
+    packet_tx: Option<mpsc::Sender<RxPacket>>,
+    /// Send sockets by (interface index, source), shared by the instances that use them.
+    senders: BTreeMap<(u32, IpAddr), Arc<VrrpSender>>,
+    /// Announcement sockets by interface index.
+    announcers: BTreeMap<u32, Arc<Announcer>>,
     /// Rate limit of the logs peers can trigger: (instance index or None, counter name).
     discard_log: LogLimiter<(Option<usize>, &'static str)>,
 }
@@ -135,7 +158,11 @@ impl<N: NetlinkOps + 'static> Driver<N> {
             probe_ifaces: BTreeMap::new(),
             wall: WallClock::start(),
             events,
-            rx_tasks: Vec::new(),
+            links: Vec::new(),
+            receivers: BTreeMap::new(),
+            packet_tx: None,
+            senders: BTreeMap::new(),
+            announcers: BTreeMap::new(),
             discard_log: LogLimiter::new(DISCARD_LOG_BURST, DISCARD_LOG_WINDOW),
         };
         match driver.build(&config).await {
@@ -171,9 +198,7 @@ impl<N: NetlinkOps + 'static> Driver<N> {
         config: &Config,
     ) -> Result<(mpsc::Receiver<RxPacket>, Option<mpsc::Receiver<Request>>), RuntimeError> {
         let (packet_tx, packet_rx) = mpsc::channel(1024);
-        let mut senders: BTreeMap<(u32, IpAddr), Arc<VrrpSender>> = BTreeMap::new();
-        let mut announcers: BTreeMap<u32, Arc<Announcer>> = BTreeMap::new();
-        let mut receivers: BTreeMap<(u32, AddressFamily), ()> = BTreeMap::new();
+        self.packet_tx = Some(packet_tx);
 
         for inst in &config.instances {
             let link = self
@@ -203,101 +228,15 @@ impl<N: NetlinkOps + 'static> Driver<N> {
                     },
                 }
             })?;
-
-            // VMAC: a macvlan carrying 00-00-5E-00-01-{VRID} (or -02- for IPv6).
-            let (vip_ifindex, vip_ifname, mac, vmac, arp_flux) = if inst.use_vmac {
-                let mut vcfg = vrrp_netlink::VmacConfig::new(
-                    link.index,
-                    inst.vrid,
-                    convert::nl_family(family),
-                );
-                vcfg.name = convert::vmac_name(inst);
-                let vmac = vrrp_netlink::create_vmac(self.netlink.as_ref(), &vcfg)
-                    .await
-                    .map_err(|e| {
-                        RuntimeError::netlink(
-                            format!("instance {}: creating VMAC {}", inst.name, vcfg.name),
-                            e,
-                        )
-                    })?;
-                let guard = if family == AddressFamily::Ipv4 {
-                    match vrrp_netlink::prevent_arp_flux(&link.name, &vmac.link.name) {
-                        Ok(g) => Some(g),
-                        Err(e) => {
-                            tracing::warn!(instance = %inst.name, error = %e, "could not set arp_ignore/arp_filter: the parent may answer ARP for the VIP");
-                            None
-                        }
-                    }
-                } else {
-                    None
-                };
-                (
-                    vmac.link.index,
-                    vmac.link.name.clone(),
-                    vmac.mac,
-                    Some(vmac),
-                    guard,
-                )
-            } else {
-                let mac = link.mac.unwrap_or(Mac([0; 6]));
-                (link.index, link.name.clone(), mac, None, None)
-            };
-
-            // A VIP of ours left on the interface (a crash, a kill -9) must not answer while we
-            // are not master: remove it now; becoming master adds it back.
-            for vip in &inst.virtual_ips {
-                if let Ok(net) = IpNet::new(vip.addr, vip.prefix_len) {
-                    if addrs.iter().any(|a| a.net.addr() == vip.addr) || vip_ifindex != link.index {
-                        if let Err(e) = self.netlink.remove_address(vip_ifindex, net).await {
-                            tracing::warn!(instance = %inst.name, vip = %net, error = %e, "could not remove a stale VIP");
-                        } else if addrs.iter().any(|a| a.net.addr() == vip.addr) {
-                            tracing::info!(instance = %inst.name, vip = %net, "removed a VIP left on the interface by an earlier run");
-                        }
-                    }
-                }
-            }
-
-            let sender = match senders.get(&(vip_ifindex, primary)) {
-                Some(s) => s.clone(),
+            let slot = match self.links.iter().position(|l| l.name == inst.interface) {
+                Some(k) => k,
                 None => {
-                    let s = Arc::new(VrrpSender::open(&vip_ifname, vip_ifindex, primary).map_err(|e| {
-                        RuntimeError::io(format!("instance {}: opening the send socket on {vip_ifname} from {primary}", inst.name), e)
-                    })?);
-                    senders.insert((vip_ifindex, primary), s.clone());
-                    s
+                    self.links
+                        .push(LinkRt::new(&inst.interface, Some(link.clone())));
+                    self.links.len() - 1
                 }
             };
-            let announcer = match announcers.get(&vip_ifindex) {
-                Some(a) => a.clone(),
-                None => {
-                    let a = Arc::new(Announcer::new(vip_ifindex).map_err(|e| {
-                        RuntimeError::netlink(
-                            format!(
-                                "instance {}: opening the announcement socket on {vip_ifname}",
-                                inst.name
-                            ),
-                            e,
-                        )
-                    })?);
-                    announcers.insert(vip_ifindex, a.clone());
-                    a
-                }
-            };
-            if receivers.insert((link.index, family), ()).is_none() {
-                let receiver = VrrpReceiver::open(family, &link.name, link.index).map_err(|e| {
-                    RuntimeError::io(
-                        format!(
-                            "instance {}: opening the receive socket on {}",
-                            inst.name, link.name
-                        ),
-                        e,
-                    )
-                })?;
-                self.rx_tasks
-                    .push(tokio::spawn(receive_loop(receiver, packet_tx.clone())));
-            }
-
-            let router_config = convert::router_config(inst, InterfaceId(link.index), primary);
+            let router_config = convert::router_config(inst, link_id(slot), primary);
             let router =
                 self.node
                     .add_router(router_config)
@@ -315,25 +254,28 @@ impl<N: NetlinkOps + 'static> Driver<N> {
             self.instances.push(InstanceRt {
                 cfg: inst.clone(),
                 router,
-                parent: link.index,
-                vip_ifindex,
-                mac,
-                sender,
-                announcer,
-                vmac,
-                _arp_flux: arp_flux,
+                link: slot,
+                primary,
+                io: None,
+                link_ok: true,
                 health: HealthSet::new(),
                 external_offset: 0,
-                external_fault: !link.up || !link.lower_up,
+                external_fault: false,
                 last_transition: None,
                 notifier,
                 group: None,
                 family,
             });
-            if !link.up || !link.lower_up {
-                self.node
-                    .handle_interface(clock::now(), InterfaceId(link.index), false);
-            }
+            let idx = self.instances.len() - 1;
+            let io = self.open_io(idx, &link, &addrs).await?;
+            self.instances[idx].io = Some(io);
+        }
+        for slot in 0..self.links.len() {
+            self.open_receivers(slot)?;
+        }
+        let now = clock::now();
+        for idx in 0..self.instances.len() {
+            self.sync_link_state(now, idx);
         }
 
         // Sync groups.
@@ -405,6 +347,257 @@ impl<N: NetlinkOps + 'static> Driver<N> {
         self.node.handle_command_all(clock::now(), Command::Startup);
     }
 
+    /// Sets instance `idx` up on interface `link` (whose addresses are `addrs`): the VMAC if
+    /// configured, removal of a stale VIP, and the send and announcement sockets.
+    async fn open_io(
+        &mut self,
+        idx: usize,
+        link: &LinkInfo,
+        addrs: &[AddressInfo],
+    ) -> Result<InstanceIo, RuntimeError> {
+        let inst = self.instances[idx].cfg.clone();
+        let family = self.instances[idx].family;
+        let primary = self.instances[idx].primary;
+        // VMAC: a macvlan carrying 00-00-5E-00-01-{VRID} (or -02- for IPv6).
+        let (vip_ifindex, vip_ifname, mac, vmac, arp_flux) = if inst.use_vmac {
+            let mut vcfg =
+                vrrp_netlink::VmacConfig::new(link.index, inst.vrid, convert::nl_family(family));
+            vcfg.name = convert::vmac_name(&inst);
+            let vmac = vrrp_netlink::create_vmac(self.netlink.as_ref(), &vcfg)
+                .await
+                .map_err(|e| {
+                    RuntimeError::netlink(
+                        format!("instance {}: creating VMAC {}", inst.name, vcfg.name),
+                        e,
+                    )
+                })?;
+            let guard = if family == AddressFamily::Ipv4 {
+                match vrrp_netlink::prevent_arp_flux(&link.name, &vmac.link.name) {
+                    Ok(g) => Some(g),
+                    Err(e) => {
+                        tracing::warn!(instance = %inst.name, error = %e, "could not set arp_ignore/arp_filter: the parent may answer ARP for the VIP");
+                        None
+                    }
+                }
+            } else {
+                None
+            };
+            (
+                vmac.link.index,
+                vmac.link.name.clone(),
+                vmac.mac,
+                Some(vmac),
+                guard,
+            )
+        } else {
+            let mac = link.mac.unwrap_or(Mac([0; 6]));
+            (link.index, link.name.clone(), mac, None, None)
+        };
+
+        // A VIP of ours left on the interface (a crash, a kill -9) must not answer while we
+        // are not master: remove it now; becoming master adds it back.
+        for vip in &inst.virtual_ips {
+            if let Ok(net) = IpNet::new(vip.addr, vip.prefix_len) {
+                if addrs.iter().any(|a| a.net.addr() == vip.addr) || vip_ifindex != link.index {
+                    if let Err(e) = self.netlink.remove_address(vip_ifindex, net).await {
+                        tracing::warn!(instance = %inst.name, vip = %net, error = %e, "could not remove a stale VIP");
+                    } else if addrs.iter().any(|a| a.net.addr() == vip.addr) {
+                        tracing::info!(instance = %inst.name, vip = %net, "removed a VIP left on the interface by an earlier run");
+                    }
+                }
+            }
+        }
+
+        let sender = match self.senders.get(&(vip_ifindex, primary)) {
+            Some(s) => s.clone(),
+            None => {
+                let s = Arc::new(VrrpSender::open(&vip_ifname, vip_ifindex, primary).map_err(|e| {
+                    RuntimeError::io(format!("instance {}: opening the send socket on {vip_ifname} from {primary}", inst.name), e)
+                })?);
+                self.senders.insert((vip_ifindex, primary), s.clone());
+                s
+            }
+        };
+        let announcer = match self.announcers.get(&vip_ifindex) {
+            Some(a) => a.clone(),
+            None => {
+                let a = Arc::new(Announcer::new(vip_ifindex).map_err(|e| {
+                    RuntimeError::netlink(
+                        format!(
+                            "instance {}: opening the announcement socket on {vip_ifname}",
+                            inst.name
+                        ),
+                        e,
+                    )
+                })?);
+                self.announcers.insert(vip_ifindex, a.clone());
+                a
+            }
+        };
+        Ok(InstanceIo {
+            vip_ifindex,
+            mac,
+            sender,
+            announcer,
+            vmac,
+            _arp_flux: arp_flux,
+        })
+    }
+
+    /// Opens the receive sockets interface slot `slot` needs (see [`links::receive_plan`])
+    /// and starts their tasks.
+    fn open_receivers(&mut self, slot: usize) -> Result<(), RuntimeError> {
+        let Some(link) = self.links[slot].info.clone() else {
+            return Ok(());
+        };
+        let Some(tx) = self.packet_tx.clone() else {
+            return Ok(());
+        };
+        let plan =
+            links::receive_plan(
+                self.instances
+                    .iter()
+                    .filter(|i| i.link == slot)
+                    .map(|i| RxNeed {
+                        link: slot,
+                        family: i.family,
+                        peers: &i.cfg.unicast_peers,
+                    }),
+            );
+        for (key, skip) in plan {
+            if self.receivers.contains_key(&key) {
+                continue;
+            }
+            let receiver = VrrpReceiver::open_scoped(key.family, &link.name, link.index, key.scope)
+                .map_err(|e| {
+                    RuntimeError::io(
+                        format!(
+                            "opening the receive socket on {} ({:?}, {})",
+                            link.name,
+                            key.scope,
+                            key.family.as_str()
+                        ),
+                        e,
+                    )
+                })?;
+            let task = tokio::spawn(receive_loop(receiver, link_id(slot), skip, tx.clone()));
+            self.receivers.insert(key, task);
+        }
+        self.links[slot].receiving = true;
+        Ok(())
+    }
+
+    /// Tells the engine whether instance `idx`'s interface is usable (up, with carrier, its
+    /// sockets open), if that changed: FAULT while it is not.
+    fn sync_link_state(&mut self, now: Instant, idx: usize) {
+        let inst = &self.instances[idx];
+        let ok = inst.io.is_some() && self.links[inst.link].usable();
+        if ok != inst.link_ok {
+            let router = inst.router;
+            self.instances[idx].link_ok = ok;
+            let cmd = if ok {
+                Command::InterfaceUp
+            } else {
+                Command::InterfaceDown
+            };
+            self.node.handle_command(now, router, cmd);
+        }
+    }
+
+    /// The interface that carries slot `slot`'s name is `link` (it appeared, came back with a
+    /// new index, or was renamed to it): set up every instance on it whose source address is
+    /// there, and open the receive sockets.
+    async fn bind_link(&mut self, slot: usize, link: LinkInfo) {
+        let name = self.links[slot].name.clone();
+        self.links[slot].info = Some(link.clone());
+        let addrs = match self.netlink.addresses(link.index).await {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::warn!(interface = %name, error = %e, "cannot read the addresses of the interface; will retry on its next change");
+                return;
+            }
+        };
+        for idx in 0..self.instances.len() {
+            if self.instances[idx].link != slot || self.instances[idx].io.is_some() {
+                continue;
+            }
+            let inst = &self.instances[idx];
+            match convert::primary_address(&inst.cfg, &addrs) {
+                Some(p) if p == inst.primary => {}
+                Some(p) => {
+                    if inst.link_ok || !self.links[slot].receiving {
+                        tracing::error!(instance = %inst.cfg.name, interface = %name, was = %inst.primary, now = %p, "the interface came back with another source address; the instance stays in FAULT until it has its old one again (or vrrpd restarts)");
+                    }
+                    continue;
+                }
+                None => {
+                    tracing::info!(instance = %inst.cfg.name, interface = %name, source = %inst.primary, "waiting for the source address on the interface");
+                    continue;
+                }
+            }
+            match self.open_io(idx, &link, &addrs).await {
+                Ok(io) => {
+                    tracing::info!(instance = %self.instances[idx].cfg.name, interface = %name, ifindex = link.index, "bound to the interface");
+                    self.instances[idx].io = Some(io);
+                }
+                Err(e) => {
+                    tracing::error!(instance = %self.instances[idx].cfg.name, error = %e, "cannot set up on the interface; will retry on its next change");
+                }
+            }
+        }
+        if let Err(e) = self.open_receivers(slot) {
+            tracing::error!(interface = %name, error = %e, "cannot open the receive sockets; will retry on the interface's next change");
+            self.close_receivers(slot);
+        }
+    }
+
+    /// Slot `slot`'s interface is gone (deleted, or renamed away): its instances go to FAULT
+    /// (a master removes its VIPs first), then their sockets, VMACs and announcers are
+    /// released and the receive tasks stopped.
+    async fn unbind_link(&mut self, slot: usize) {
+        let now = clock::now();
+        let old = self.links[slot].info.take();
+        for idx in 0..self.instances.len() {
+            if self.instances[idx].link == slot {
+                self.sync_link_state(now, idx);
+            }
+        }
+        // The engine's outputs (VIP removal) still use the old interface.
+        self.drain().await;
+        for idx in 0..self.instances.len() {
+            if self.instances[idx].link != slot {
+                continue;
+            }
+            self.announce.stop(idx);
+            if let Some(mut io) = self.instances[idx].io.take() {
+                if let Some(vmac) = io.vmac.take() {
+                    // Gone with its parent if that was deleted; still there after a rename.
+                    let _ = vrrp_netlink::remove_vmac(self.netlink.as_ref(), vmac.link.index).await;
+                }
+                self.senders
+                    .retain(|(ifindex, _), _| *ifindex != io.vip_ifindex);
+                self.announcers.remove(&io.vip_ifindex);
+            }
+        }
+        if let Some(old) = old {
+            self.senders.retain(|(ifindex, _), _| *ifindex != old.index);
+            self.announcers.remove(&old.index);
+        }
+        self.close_receivers(slot);
+    }
+
+    fn close_receivers(&mut self, slot: usize) {
+        self.receivers.retain(|key, task| {
+            if key.link == slot {
+                task.abort();
+                false
+            } else {
+                true
+            }
+        });
+        self.links[slot].receiving = false;
+    }
+
     /// The loop. Returns after a graceful shutdown.
     pub(crate) async fn run(mut self, mut ch: Channels) {
         let mut shutdown_reply: Option<oneshot::Sender<()>> = None;
@@ -466,18 +659,19 @@ impl<N: NetlinkOps + 'static> Driver<N> {
     }
 
     async fn teardown(&mut self) {
-        for task in self.rx_tasks.drain(..) {
+        for (_, task) in std::mem::take(&mut self.receivers) {
             task.abort();
         }
         for inst in &mut self.instances {
-            if let Some(vmac) = inst.vmac.take() {
+            let Some(io) = inst.io.as_mut() else { continue };
+            if let Some(vmac) = io.vmac.take() {
                 if let Err(e) =
                     vrrp_netlink::remove_vmac(self.netlink.as_ref(), vmac.link.index).await
                 {
                     tracing::warn!(instance = %inst.cfg.name, error = %e, "could not remove the VMAC");
                 }
             }
-            inst._arp_flux = None;
+            io._arp_flux = None;
         }
     }
 
@@ -557,11 +751,38 @@ impl<N: NetlinkOps + 'static> Driver<N> {
         let now = clock::now();
         match event {
             NetEvent::Link(link) => {
-                let up = link.up && link.lower_up;
-                if self.instances.iter().any(|i| i.parent == link.index) {
-                    self.node.handle_interface(now, InterfaceId(link.index), up);
+                // A configured interface renamed away: its name is gone (the configuration
+                // names interfaces, as it does at start).
+                for slot in 0..self.links.len() {
+                    if self.links[slot].ifindex() == Some(link.index)
+                        && self.links[slot].name != link.name
+                    {
+                        tracing::warn!(interface = %self.links[slot].name, new_name = %link.name, "interface renamed: its instances are in FAULT until an interface of that name is back");
+                        self.unbind_link(slot).await;
+                    }
+                }
+                if let Some(slot) = self.links.iter().position(|l| l.name == link.name) {
+                    match self.links[slot].ifindex() {
+                        Some(index) if index == link.index => {
+                            self.links[slot].info = Some(link.clone());
+                        }
+                        known => {
+                            if known.is_some() {
+                                // The old interface's removal was missed.
+                                self.unbind_link(slot).await;
+                            }
+                            tracing::info!(interface = %link.name, ifindex = link.index, "interface (back) under its configured name: binding");
+                            self.bind_link(slot, link.clone()).await;
+                        }
+                    }
+                    for idx in 0..self.instances.len() {
+                        if self.instances[idx].link == slot {
+                            self.sync_link_state(now, idx);
+                        }
+                    }
                 }
                 // Interface probes hear about it at once instead of at their next read.
+                let up = link.up && link.lower_up;
                 let watching: Vec<String> = self
                     .probe_ifaces
                     .iter()
@@ -577,18 +798,44 @@ impl<N: NetlinkOps + 'static> Driver<N> {
                     let _ = self.probes.report(&probe, result);
                 }
             }
-            NetEvent::LinkRemoved { index, name }
-                if self.instances.iter().any(|i| i.parent == index) =>
-            {
-                tracing::warn!(interface = %name, "interface deleted");
-                self.node.handle_interface(now, InterfaceId(index), false);
+            NetEvent::LinkRemoved { index, name } => {
+                for slot in 0..self.links.len() {
+                    if self.links[slot].ifindex() == Some(index) {
+                        tracing::warn!(interface = %name, "interface deleted: its instances are in FAULT until an interface of that name is back");
+                        self.unbind_link(slot).await;
+                    }
+                }
+            }
+            NetEvent::AddressAdded(info) => {
+                // An instance waiting for its source address on a re-created interface.
+                let waiting = self
+                    .links
+                    .iter()
+                    .position(|l| l.ifindex() == Some(info.index));
+                if let Some(slot) = waiting {
+                    let pending = self
+                        .instances
+                        .iter()
+                        .any(|i| i.link == slot && i.io.is_none());
+                    if pending {
+                        if let Some(link) = self.links[slot].info.clone() {
+                            self.bind_link(slot, link).await;
+                            for idx in 0..self.instances.len() {
+                                if self.instances[idx].link == slot {
+                                    self.sync_link_state(now, idx);
+                                }
+                            }
+                        }
+                    }
+                }
             }
             NetEvent::AddressRemoved(info) => {
                 // A VIP removed by hand while we are master: put it back and re-announce, or
                 // clients would be left without it while the protocol thinks all is well.
                 for idx in 0..self.instances.len() {
                     let inst = &self.instances[idx];
-                    if inst.vip_ifindex != info.index
+                    let Some(io) = &inst.io else { continue };
+                    if io.vip_ifindex != info.index
                         || !inst
                             .cfg
                             .virtual_ips
@@ -602,13 +849,12 @@ impl<N: NetlinkOps + 'static> Driver<N> {
                     if master {
                         tracing::warn!(instance = %inst.cfg.name, vip = %info.net, "VIP removed from under us while master: adding it back");
                         let vips = inst.cfg.virtual_ips.clone();
-                        let ifindex = inst.vip_ifindex;
+                        let ifindex = io.vip_ifindex;
                         self.add_vips(ifindex, &vips).await;
                         self.announce_start(idx, now);
                     }
                 }
             }
-            NetEvent::AddressAdded(_) => {}
             _ => {}
         }
     }
@@ -628,7 +874,11 @@ impl<N: NetlinkOps + 'static> Driver<N> {
     async fn transmit(&mut self, idx: Option<usize>, tx: Transmit) {
         let Some(idx) = idx else { return };
         let inst = &self.instances[idx];
-        if let Err(e) = inst.sender.send(tx.dst, &tx.payload).await {
+        let Some(io) = &inst.io else {
+            tracing::debug!(instance = %inst.cfg.name, "no interface: advert not sent");
+            return;
+        };
+        if let Err(e) = io.sender.send(tx.dst, &tx.payload).await {
             tracing::warn!(instance = %inst.cfg.name, dst = %tx.dst, error = %e, "advert not sent");
         }
     }
@@ -639,17 +889,20 @@ impl<N: NetlinkOps + 'static> Driver<N> {
         match action {
             Action::AddAddresses { .. } => {
                 let vips = self.instances[idx].cfg.virtual_ips.clone();
-                let ifindex = self.instances[idx].vip_ifindex;
-                self.add_vips(ifindex, &vips).await;
+                if let Some(io) = &self.instances[idx].io {
+                    let ifindex = io.vip_ifindex;
+                    self.add_vips(ifindex, &vips).await;
+                }
             }
             Action::RemoveAddresses { .. } => {
                 self.announce.stop(idx);
                 let inst = &self.instances[idx];
+                let Some(io) = &inst.io else { return };
                 for vip in &inst.cfg.virtual_ips {
                     let Ok(net) = IpNet::new(vip.addr, vip.prefix_len) else {
                         continue;
                     };
-                    if let Err(e) = self.netlink.remove_address(inst.vip_ifindex, net).await {
+                    if let Err(e) = self.netlink.remove_address(io.vip_ifindex, net).await {
                         tracing::error!(instance = %inst.cfg.name, vip = %net, error = %e, "could not remove VIP");
                     }
                 }
@@ -685,15 +938,16 @@ impl<N: NetlinkOps + 'static> Driver<N> {
     /// Sends one gratuitous ARP / unsolicited NA per VIP of instance `idx`.
     fn announce_now(&self, idx: usize) {
         let inst = &self.instances[idx];
+        let Some(io) = &inst.io else { return };
         for vip in &inst.cfg.virtual_ips {
             let result = match vip.addr {
-                IpAddr::V4(v4) => inst.announcer.send_garp(inst.mac, v4),
+                IpAddr::V4(v4) => io.announcer.send_garp(io.mac, v4),
                 IpAddr::V6(v6) => {
                     // keepalived sets the Router flag when forwarding is on (RFC 9568 §6.4.2
                     // wants R=1 with a virtual MAC).
-                    let router = inst.vmac.is_some()
+                    let router = io.vmac.is_some()
                         || vrrp_netlink::ipv6_forwarding(&inst.cfg.interface).unwrap_or(false);
-                    inst.announcer.send_unsolicited_na(inst.mac, v6, router)
+                    io.announcer.send_unsolicited_na(io.mac, v6, router)
                 }
             };
             if let Err(e) = result {
@@ -891,17 +1145,32 @@ async fn next_net_event(events: &mut Option<vrrp_netlink::EventStream>) -> Optio
     }
 }
 
-/// Reads packets from one receive socket and hands them to the loop.
-async fn receive_loop(receiver: VrrpReceiver, tx: mpsc::Sender<RxPacket>) {
+/// The engine's name for the interface in slot `slot` of the driver's links.
+fn link_id(slot: usize) -> InterfaceId {
+    InterfaceId(u32::try_from(slot).unwrap_or(u32::MAX))
+}
+
+/// Reads packets from one receive socket and hands them to the loop, tagged with the
+/// interface slot `link`. Packets from `skip` (peers that have a socket of their own) are
+/// dropped here: they arrive there too.
+async fn receive_loop(
+    receiver: VrrpReceiver,
+    link: InterfaceId,
+    skip: Vec<IpAddr>,
+    tx: mpsc::Sender<RxPacket>,
+) {
     let mut buf = vec![0u8; RECV_BUFFER_LEN];
     let mut errors = 0u32;
     loop {
         match receiver.recv(&mut buf).await {
             Ok(rx) => {
                 errors = 0;
+                if skip.contains(&rx.src) {
+                    continue;
+                }
                 let packet = RxPacket {
                     meta: RxMeta {
-                        interface: InterfaceId(receiver.ifindex()),
+                        interface: link,
                         src: rx.src,
                         dst: rx.dst,
                         ttl: rx.ttl,

@@ -50,6 +50,7 @@ mod clock;
 mod convert;
 mod driver;
 mod error;
+mod links;
 mod log_limit;
 mod notify;
 pub mod socket;

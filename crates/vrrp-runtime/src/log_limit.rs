@@ -165,7 +165,11 @@ mod tests {
         let mut l = LogLimiter::new(2, Duration::from_secs(1));
         assert!(l.admit(t, &"k"));
         assert!(l.admit(t, &"k"));
-        assert_eq!(l.next_deadline(), None, "nothing suppressed: no summary due");
+        assert_eq!(
+            l.next_deadline(),
+            None,
+            "nothing suppressed: no summary due"
+        );
         // The window ended without suppressed events: the next one is logged again.
         assert!(l.admit(t + Duration::from_secs(2), &"k"));
         assert!(l.take_ended(t + Duration::from_secs(2)).is_empty());
