@@ -85,6 +85,16 @@ impl Inst {
         }
     }
 
+    fn describe(self) -> &'static str {
+        match self {
+            Inst::V3v4 => "v3 IPv4, VRID 10",
+            Inst::V2v4 => "v2 IPv4 + password, VRID 20",
+            Inst::V3v6 => "v3 IPv6, VRID 30",
+            Inst::Unicast => "v3 IPv4 unicast, VRID 40",
+            Inst::Owner => "v3 IPv4, VRID 50, host 1 owner",
+        }
+    }
+
     fn interval(self) -> Interval {
         match self {
             Inst::V2v4 => Interval::from_secs(1),
@@ -1452,4 +1462,55 @@ fn a_flood_of_forged_higher_priority_adverts_on_a_unicast_instance_is_ignored() 
     // 2.5 s at 100 ms: about 25 real adverts, none lost to the flood.
     assert!(legit >= 20, "{legit} real adverts handled during the flood");
     assert!(cpu < 0.8, "the daemon used {:.0} % of a core", cpu * 100.0);
+}
+
+// ----- the table in docs/security.md ---------------------------------------------------------
+
+const DOC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/security.md");
+const TABLE_START: &str = "<!-- hostile-cases:start (generated from bins/vrrpd/tests/hostile.rs: UPDATE_DOCS=1 cargo test -p vrrpd --test hostile case_table) -->";
+const TABLE_END: &str = "<!-- hostile-cases:end -->";
+
+/// [`CASES`] as a Markdown table.
+fn render_cases() -> String {
+    let mut t = String::from(
+        "| # | case | the packet | instance | host 1 (master) | host 2 (backup) | rule |\n|---|---|---|---|---|---|---|\n",
+    );
+    for (i, c) in CASES.iter().enumerate() {
+        t.push_str(&format!(
+            "| {} | `{}` | {} | {} | {} | {} | {} |\n",
+            i + 1,
+            c.name,
+            c.what.replace('|', "\\|"),
+            c.inst.describe(),
+            c.master.describe(),
+            c.backup.describe(),
+            c.rule
+        ));
+    }
+    t
+}
+
+#[test]
+fn case_table_in_docs_is_current() {
+    let table = render_cases();
+    let doc = std::fs::read_to_string(DOC).unwrap_or_default();
+    let (Some(a), Some(b)) = (doc.find(TABLE_START), doc.find(TABLE_END)) else {
+        panic!("docs/security.md lacks the markers {TABLE_START} / {TABLE_END}");
+    };
+    let current = &doc[a + TABLE_START.len()..b];
+    let wanted = format!("\n{table}");
+    if current != wanted {
+        if std::env::var_os("UPDATE_DOCS").is_some() {
+            let new = format!("{}{}{wanted}{}", &doc[..a], TABLE_START, &doc[b..]);
+            std::fs::write(DOC, new).unwrap();
+        } else {
+            panic!("docs/security.md's case table is stale: run UPDATE_DOCS=1 cargo test -p vrrpd --test hostile case_table");
+        }
+    }
+    // At least 30 cases, names unique.
+    assert!(CASES.len() >= 30, "{} cases", CASES.len());
+    let mut names: Vec<&str> = CASES.iter().map(|c| c.name).collect();
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(names.len(), CASES.len(), "duplicate case names");
 }
