@@ -478,6 +478,13 @@ impl VirtualRouter {
                 self.master_adver_interval = advert.advert_interval;
             }
             self.remove_addresses();
+            // Not in RFC 9568 §6.4.3 (which goes to Backup silently): one last advert at our
+            // priority, so that the new master hears that another master existed and
+            // re-announces the addresses (its §6.4.3 lower-priority branch below). After a
+            // partition heals, whichever master hears the other first must fix the clients'
+            // ARP caches: without this, when the lower one hears the higher one first, the
+            // higher one never learns of the split and clients keep the lower one's MAC.
+            self.send_advert(ours);
             self.current_master = Some((meta.src, advert.priority));
             self.preempt_until = None;
             self.wants_master = false;
