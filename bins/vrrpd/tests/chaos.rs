@@ -33,8 +33,16 @@ fn master_down(priority: u8) -> Duration {
 /// Host 1 at priority 200 and host 2 at 100, converged with host 1 master.
 fn pair<'l>(lab: &'l Lab, extra: &str) -> (Daemon<'l>, Daemon<'l>) {
     let (h1, h2) = (lab.host(1).unwrap(), lab.host(2).unwrap());
-    let d1 = Daemon::start(lab, h1, &instance(51, 200, "100ms", &format!("{VIP}/24"), extra));
-    let d2 = Daemon::start(lab, h2, &instance(51, 100, "100ms", &format!("{VIP}/24"), extra));
+    let d1 = Daemon::start(
+        lab,
+        h1,
+        &instance(51, 200, "100ms", &format!("{VIP}/24"), extra),
+    );
+    let d2 = Daemon::start(
+        lab,
+        h2,
+        &instance(51, 100, "100ms", &format!("{VIP}/24"), extra),
+    );
     assert!(
         wait_until(Duration::from_secs(3), || holders(lab, vip()) == vec![1]
             && d2.state() == "BACKUP"),
@@ -79,7 +87,8 @@ fn partition_then_heal_leaves_one_master_and_the_client_follows_it() {
     assert_eq!(d1.state(), "MASTER");
     assert_eq!(holders(&lab, vip()), vec![1, 2]);
     assert!(
-        wait_until(Duration::from_secs(1), || client_mac(client) == Some(h2.mac())),
+        wait_until(Duration::from_secs(1), || client_mac(client)
+            == Some(h2.mac())),
         "the client should follow host 2's gratuitous ARP: {:?}",
         client.neighbour(vip())
     );
@@ -140,4 +149,296 @@ fn partition_then_heal_leaves_one_master_and_the_client_follows_it() {
     eprintln!(
         "partition healed: one master {to_one} ms after healing; client entry on host 1 {lag_ms} ms after that"
     );
+}
+
+/// Whether `host`'s `eth0`-side capture saw a gratuitous ARP for the VIP from `mac`.
+fn is_garp_for_vip(frame: &[u8], mac: [u8; 6]) -> bool {
+    frame.len() >= 42
+        && frame[12..14] == [0x08, 0x06]
+        && frame[20..22] == [0, 1]
+        && frame[22..28] == mac
+        && frame[28..32] == [192, 0, 2, 100]
+        && frame[38..42] == [192, 0, 2, 100]
+}
+
+#[test]
+fn a_vip_removed_by_hand_from_the_master_is_put_back_and_announced() {
+    if !require_root() {
+        return;
+    }
+    let lab = Lab::new(2).unwrap();
+    let h1 = lab.host(1).unwrap();
+    let (d1, d2) = pair(&lab, "");
+    let before = d1.last_transition_ms();
+    let arps = lab.capture("arp").unwrap();
+    let removed = Instant::now();
+    h1.run(&["ip", "addr", "del", &format!("{VIP}/24"), "dev", "eth0"])
+        .unwrap();
+    assert!(
+        wait_until(Duration::from_secs(2), || h1.has_address(vip()).unwrap()),
+        "the VIP should be put back\n{}",
+        d1.child.log()
+    );
+    let back = removed.elapsed();
+    let garp = arps
+        .wait_for(Duration::from_secs(1), |p| {
+            is_garp_for_vip(&p.data, h1.mac())
+        })
+        .unwrap();
+    assert!(
+        garp.is_some(),
+        "no gratuitous ARP for the VIP after it was put back"
+    );
+    // No election happened: the same master, no new transition on either side.
+    assert_eq!(d1.state(), "MASTER");
+    assert_eq!(d2.state(), "BACKUP");
+    assert_eq!(d1.last_transition_ms(), before);
+    assert_eq!(holders(&lab, vip()), vec![1]);
+    assert!(
+        d1.child
+            .log()
+            .contains("VIP removed from under us while master")
+    );
+    eprintln!("VIP removed by hand: back after {back:?} (including the polling), gARP sent");
+}
+
+#[test]
+fn ten_link_flaps_on_the_master_each_move_the_vip_and_bring_it_back() {
+    if !require_root() {
+        return;
+    }
+    let lab = Lab::new(2).unwrap();
+    let h1 = lab.host(1).unwrap();
+    let (d1, d2) = pair(&lab, "");
+    let mut away = Vec::new();
+    let mut back = Vec::new();
+    for flap in 0..10 {
+        let down = Instant::now();
+        h1.run(&["ip", "link", "set", "eth0", "down"]).unwrap();
+        assert!(
+            wait_until(Duration::from_secs(2), || holders(&lab, vip()) == vec![2]),
+            "flap {flap}: host 2 should take over; holders {:?}\n{}",
+            holders(&lab, vip()),
+            d1.child.log()
+        );
+        away.push(down.elapsed());
+        assert_eq!(d1.state(), "FAULT");
+        let up = Instant::now();
+        h1.run(&["ip", "link", "set", "eth0", "up"]).unwrap();
+        // Host 1 comes back as backup and preempts after its Master_Down_Interval.
+        assert!(
+            wait_until(Duration::from_secs(3), || holders(&lab, vip()) == vec![1]
+                && d2.state() == "BACKUP"),
+            "flap {flap}: host 1 should take the VIP back; holders {:?}\n{}",
+            holders(&lab, vip()),
+            d1.child.log()
+        );
+        back.push(up.elapsed());
+    }
+    let c1 = d1.status()["instances"][0]["counters"].clone();
+    let c2 = d2.status()["instances"][0]["counters"].clone();
+    // Host 1: master at start and after each flap; host 2: master once per flap.
+    assert_eq!(c1["master_transitions"], 11);
+    assert_eq!(c2["master_transitions"], 10);
+    let worst_away = away.iter().max().unwrap();
+    let worst_back = back.iter().max().unwrap();
+    // Host 2 takes over one Master_Down_Interval after host 1's last advert (the link is
+    // down: no priority-0 advert can leave). Polling adds a few ms.
+    assert!(
+        *worst_away <= master_down(100) + Duration::from_millis(200),
+        "takeover took {worst_away:?}"
+    );
+    eprintln!(
+        "10 flaps: VIP on host 2 after at most {worst_away:?} (bound {:?}), back on host 1 after at most {worst_back:?}",
+        master_down(100)
+    );
+}
+
+#[test]
+fn sigkill_and_restart_five_times_keeps_one_master() {
+    if !require_root() {
+        return;
+    }
+    let lab = Lab::new(2).unwrap();
+    let h1 = lab.host(1).unwrap();
+    let (mut d1, d2) = pair(&lab, "");
+    let config = instance(51, 200, "100ms", &format!("{VIP}/24"), "");
+    let mut takeovers = Vec::new();
+    let mut returns = Vec::new();
+    for round in 0..5 {
+        d1.child.kill().unwrap();
+        let killed = Instant::now();
+        assert!(
+            wait_until(Duration::from_secs(2), || d2.state() == "MASTER"),
+            "round {round}: host 2 should take over"
+        );
+        takeovers.push(killed.elapsed());
+        // A killed daemon leaves its VIP behind: the restart must remove it before anything.
+        assert!(h1.has_address(vip()).unwrap());
+        drop(d1);
+        let restarted = Instant::now();
+        d1 = Daemon::start(&lab, h1, &config);
+        assert!(
+            wait_until(Duration::from_secs(3), || holders(&lab, vip()) == vec![1]
+                && d2.state() == "BACKUP"),
+            "round {round}: host 1 should be the only holder again; holders {:?}\n{}",
+            holders(&lab, vip()),
+            d1.child.log()
+        );
+        returns.push(restarted.elapsed());
+    }
+    // The stale VIP never answered while the restarted daemon was a backup.
+    assert!(
+        d1.child
+            .log()
+            .contains("removed a VIP left on the interface")
+    );
+    let worst = takeovers.iter().max().unwrap();
+    assert!(
+        *worst <= master_down(100) + Duration::from_millis(150),
+        "a takeover took {worst:?}"
+    );
+    assert_eq!(
+        d2.status()["instances"][0]["counters"]["master_transitions"],
+        5
+    );
+    eprintln!(
+        "5 SIGKILLs: host 2 master after at most {worst:?} (bound {:?}); host 1 back after at most {:?}",
+        master_down(100),
+        returns.iter().max().unwrap()
+    );
+}
+
+/// Two instances on `eth0`, IPv4 and IPv6, for the interface tests.
+fn dual_config(priority: u8) -> String {
+    format!(
+        r#"
+[[instance]]
+name = "v4"
+interface = "eth0"
+vrid = 51
+priority = {priority}
+advert_interval = "100ms"
+virtual_ips = ["{VIP}/24"]
+
+[[instance]]
+name = "v6"
+interface = "eth0"
+vrid = 52
+priority = {priority}
+advert_interval = "100ms"
+virtual_ips = ["2001:db8::100/64"]
+"#
+    )
+}
+
+fn vip6() -> IpAddr {
+    "2001:db8::100".parse().unwrap()
+}
+
+fn dual_pair(lab: &Lab) -> (Daemon<'_>, Daemon<'_>) {
+    let (h1, h2) = (lab.host(1).unwrap(), lab.host(2).unwrap());
+    let d1 = Daemon::start(lab, h1, &dual_config(200));
+    let d2 = Daemon::start(lab, h2, &dual_config(100));
+    assert!(
+        wait_until(Duration::from_secs(3), || holders(lab, vip()) == vec![1]
+            && holders(lab, vip6()) == vec![1]),
+        "host 1 should hold both VIPs\n{}",
+        d1.child.log()
+    );
+    (d1, d2)
+}
+
+fn both_states(d: &Daemon<'_>) -> (String, String) {
+    let s = d.status();
+    (
+        s["instances"][0]["state"].as_str().unwrap().to_owned(),
+        s["instances"][1]["state"].as_str().unwrap().to_owned(),
+    )
+}
+
+fn ifindex(host: &Host, dev: &str) -> Option<u64> {
+    let out = host.run(&["ip", "-j", "link", "show", "dev", dev]).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&out).ok()?;
+    v[0]["ifindex"].as_u64()
+}
+
+#[test]
+fn the_interface_deleted_and_created_again_is_picked_up() {
+    if !require_root() {
+        return;
+    }
+    let lab = Lab::new(2).unwrap();
+    let h1 = lab.host(1).unwrap();
+    let (d1, d2) = dual_pair(&lab);
+    let old_index = ifindex(h1, "eth0").unwrap();
+    lab.unplug(h1).unwrap();
+    assert!(
+        wait_until(Duration::from_secs(2), || both_states(&d1)
+            == ("FAULT".into(), "FAULT".into())),
+        "host 1 should be in FAULT without its interface: {:?}\n{}",
+        both_states(&d1),
+        d1.child.log()
+    );
+    assert!(wait_until(Duration::from_secs(2), || both_states(&d2)
+        == ("MASTER".into(), "MASTER".into())));
+    // A new eth0 (new index), same MAC and addresses: host 1 binds to it and preempts.
+    let replugged = Instant::now();
+    lab.replug(h1).unwrap();
+    assert_ne!(ifindex(h1, "eth0"), Some(old_index));
+    assert!(
+        wait_until(Duration::from_secs(3), || holders(&lab, vip()) == vec![1]
+            && holders(&lab, vip6()) == vec![1]
+            && both_states(&d2) == ("BACKUP".into(), "BACKUP".into())),
+        "host 1 should take both VIPs back on the new interface: holders {:?} {:?}\n{}",
+        holders(&lab, vip()),
+        holders(&lab, vip6()),
+        d1.child.log()
+    );
+    let took = replugged.elapsed();
+    assert_eq!(both_states(&d1), ("MASTER".into(), "MASTER".into()));
+    let log = d1.child.log();
+    assert!(log.contains("interface deleted"), "{log}");
+    assert_eq!(log.matches("bound to the interface").count(), 2, "{log}");
+    eprintln!(
+        "interface deleted and re-created: both instances master again {took:?} after the new eth0 appeared"
+    );
+}
+
+#[test]
+fn the_interface_renamed_away_and_back_is_followed_by_name() {
+    if !require_root() {
+        return;
+    }
+    let lab = Lab::new(2).unwrap();
+    let h1 = lab.host(1).unwrap();
+    let (d1, d2) = dual_pair(&lab);
+    let rename = |from: &str, to: &str| {
+        h1.run(&["ip", "link", "set", from, "down"]).unwrap();
+        h1.run(&["ip", "link", "set", from, "name", to]).unwrap();
+        h1.run(&["ip", "link", "set", to, "up"]).unwrap();
+    };
+    rename("eth0", "lan9");
+    assert!(
+        wait_until(Duration::from_secs(2), || both_states(&d2)
+            == ("MASTER".into(), "MASTER".into())),
+        "host 2 should take over"
+    );
+    // The configured name is gone, so host 1 stays in FAULT even though the link is up again
+    // (as it would refuse to start without it); its VIPs are not on the renamed link.
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(both_states(&d1), ("FAULT".into(), "FAULT".into()));
+    assert_eq!(holders(&lab, vip()), vec![2]);
+    assert_eq!(holders(&lab, vip6()), vec![2]);
+    rename("lan9", "eth0");
+    assert!(
+        wait_until(Duration::from_secs(3), || holders(&lab, vip()) == vec![1]
+            && holders(&lab, vip6()) == vec![1]
+            && both_states(&d2) == ("BACKUP".into(), "BACKUP".into())),
+        "host 1 should be back under its name: holders {:?} {:?}\n{}",
+        holders(&lab, vip()),
+        holders(&lab, vip6()),
+        d1.child.log()
+    );
+    assert!(d1.child.log().contains("interface renamed"));
 }

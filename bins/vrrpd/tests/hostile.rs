@@ -1504,7 +1504,9 @@ fn case_table_in_docs_is_current() {
             let new = format!("{}{}{wanted}{}", &doc[..a], TABLE_START, &doc[b..]);
             std::fs::write(DOC, new).unwrap();
         } else {
-            panic!("docs/security.md's case table is stale: run UPDATE_DOCS=1 cargo test -p vrrpd --test hostile case_table");
+            panic!(
+                "docs/security.md's case table is stale: run UPDATE_DOCS=1 cargo test -p vrrpd --test hostile case_table"
+            );
         }
     }
     // At least 30 cases, names unique.
