@@ -497,11 +497,18 @@ fn loss_run(percent: u8, window: Duration) -> LossRun {
     // dropped on its bridge port.
     let _loss = (percent > 0).then(|| lab.drop_random(h1, percent).unwrap());
     std::thread::sleep(Duration::from_millis(300));
-    let counter = |d: &Daemon<'_>, c: &str| d.status()["instances"][0]["counters"][c].as_u64().unwrap();
+    let counter =
+        |d: &Daemon<'_>, c: &str| d.status()["instances"][0]["counters"][c].as_u64().unwrap();
     let start_ms = unix_ms();
-    let (sent0, trans0) = (counter(&d1, "adverts_sent"), counter(&d2, "master_transitions"));
+    let (sent0, trans0) = (
+        counter(&d1, "adverts_sent"),
+        counter(&d2, "master_transitions"),
+    );
     std::thread::sleep(window);
-    let (sent1, trans1) = (counter(&d1, "adverts_sent"), counter(&d2, "master_transitions"));
+    let (sent1, trans1) = (
+        counter(&d1, "adverts_sent"),
+        counter(&d2, "master_transitions"),
+    );
     let end_ms = unix_ms();
     std::thread::sleep(Duration::from_millis(300));
     let times: Vec<f64> = arrivals
@@ -610,7 +617,10 @@ fn random_loss_of_adverts_matches_the_binomial_expectation() {
             ));
         }
         if r.sent < 350 {
-            failures.push(format!("{} %: only {} adverts sent in 40 s", r.percent, r.sent));
+            failures.push(format!(
+                "{} %: only {} adverts sent in 40 s",
+                r.percent, r.sent
+            ));
         }
     }
     let zero = runs.iter().find(|r| r.percent == 0).unwrap();
@@ -618,5 +628,10 @@ fn random_loss_of_adverts_matches_the_binomial_expectation() {
         failures.push(format!("0 %: {zero:?}"));
     }
     eprintln!("{}", report.join("\n"));
-    assert!(failures.is_empty(), "{}\n{}", failures.join("\n"), report.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{}\n{}",
+        failures.join("\n"),
+        report.join("\n")
+    );
 }

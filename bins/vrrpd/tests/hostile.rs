@@ -19,9 +19,9 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use support::{Daemon, wait_until};
+use support::{Daemon, unix_ms, wait_until};
 use vrrp_lab::inject::{Injector, Ipv4Builder, Ipv6Builder, ethernet_destination, ethernet_frame};
 use vrrp_lab::{Host, Lab, require_root};
 use vrrp_packet::{
@@ -1211,14 +1211,6 @@ fn each_hostile_packet_is_dropped_and_counted_exactly_once() {
     let end = (snapshot(&pair.master).states, snapshot(&pair.backup).states);
     assert_eq!(end, initial, "a state changed during the cases");
     let _ = pair.lab;
-}
-
-/// Seconds since the epoch, in ms (status timestamps are wall clock).
-fn unix_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
 }
 
 #[test]
