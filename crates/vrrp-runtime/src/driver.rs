@@ -525,9 +525,7 @@ impl<N: NetlinkOps + 'static> Driver<N> {
             match convert::primary_address(&inst.cfg, &addrs) {
                 Some(p) if p == inst.primary => {}
                 Some(p) => {
-                    if inst.link_ok || !self.links[slot].receiving {
-                        tracing::error!(instance = %inst.cfg.name, interface = %name, was = %inst.primary, now = %p, "the interface came back with another source address; the instance stays in FAULT until it has its old one again (or vrrpd restarts)");
-                    }
+                    tracing::error!(instance = %inst.cfg.name, interface = %name, was = %inst.primary, now = %p, "the interface came back with another source address; the instance stays in FAULT until it has its old one again (or vrrpd restarts)");
                     continue;
                 }
                 None => {
@@ -551,33 +549,40 @@ impl<N: NetlinkOps + 'static> Driver<N> {
         }
     }
 
-    /// Slot `slot`'s interface is gone (deleted, or renamed away): its instances go to FAULT
-    /// (a master removes its VIPs first), then their sockets, VMACs and announcers are
-    /// released and the receive tasks stopped.
-    async fn unbind_link(&mut self, slot: usize) {
+    /// Slot `slot`'s interface is gone: deleted (`deleted`), or renamed away. Its instances go
+    /// to FAULT (a master first removes its VIPs from a renamed interface, which still
+    /// exists), then their sockets, VMACs and announcers are released and the receive tasks
+    /// stopped.
+    async fn unbind_link(&mut self, slot: usize, deleted: bool) {
         let now = clock::now();
         let old = self.links[slot].info.take();
-        for idx in 0..self.instances.len() {
-            if self.instances[idx].link == slot {
-                self.sync_link_state(now, idx);
-            }
-        }
-        // The engine's outputs (VIP removal) still use the old interface.
-        self.drain().await;
+        let mut released = Vec::new();
         for idx in 0..self.instances.len() {
             if self.instances[idx].link != slot {
                 continue;
             }
-            self.announce.stop(idx);
-            if let Some(mut io) = self.instances[idx].io.take() {
-                if let Some(vmac) = io.vmac.take() {
-                    // Gone with its parent if that was deleted; still there after a rename.
-                    let _ = vrrp_netlink::remove_vmac(self.netlink.as_ref(), vmac.link.index).await;
-                }
-                self.senders
-                    .retain(|(ifindex, _), _| *ifindex != io.vip_ifindex);
-                self.announcers.remove(&io.vip_ifindex);
+            if deleted {
+                // Nothing to remove from an interface that no longer exists.
+                released.push(self.instances[idx].io.take());
             }
+            self.sync_link_state(now, idx);
+        }
+        // The engine's outputs (VIP removal) use the renamed interface.
+        self.drain().await;
+        for idx in 0..self.instances.len() {
+            if self.instances[idx].link == slot {
+                self.announce.stop(idx);
+                released.push(self.instances[idx].io.take());
+            }
+        }
+        for mut io in released.into_iter().flatten() {
+            if let Some(vmac) = io.vmac.take() {
+                // Gone with its parent if that was deleted; still there after a rename.
+                let _ = vrrp_netlink::remove_vmac(self.netlink.as_ref(), vmac.link.index).await;
+            }
+            self.senders
+                .retain(|(ifindex, _), _| *ifindex != io.vip_ifindex);
+            self.announcers.remove(&io.vip_ifindex);
         }
         if let Some(old) = old {
             self.senders.retain(|(ifindex, _), _| *ifindex != old.index);
@@ -758,7 +763,7 @@ impl<N: NetlinkOps + 'static> Driver<N> {
                         && self.links[slot].name != link.name
                     {
                         tracing::warn!(interface = %self.links[slot].name, new_name = %link.name, "interface renamed: its instances are in FAULT until an interface of that name is back");
-                        self.unbind_link(slot).await;
+                        self.unbind_link(slot, false).await;
                     }
                 }
                 if let Some(slot) = self.links.iter().position(|l| l.name == link.name) {
@@ -769,7 +774,7 @@ impl<N: NetlinkOps + 'static> Driver<N> {
                         known => {
                             if known.is_some() {
                                 // The old interface's removal was missed.
-                                self.unbind_link(slot).await;
+                                self.unbind_link(slot, true).await;
                             }
                             tracing::info!(interface = %link.name, ifindex = link.index, "interface (back) under its configured name: binding");
                             self.bind_link(slot, link.clone()).await;
@@ -802,7 +807,7 @@ impl<N: NetlinkOps + 'static> Driver<N> {
                 for slot in 0..self.links.len() {
                     if self.links[slot].ifindex() == Some(index) {
                         tracing::warn!(interface = %name, "interface deleted: its instances are in FAULT until an interface of that name is back");
-                        self.unbind_link(slot).await;
+                        self.unbind_link(slot, true).await;
                     }
                 }
             }
