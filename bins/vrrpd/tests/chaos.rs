@@ -645,9 +645,17 @@ fn a_daemon_started_with_its_link_down_runs_once_the_link_comes_up() {
     }
     let lab = Lab::new(2).unwrap();
     let (h1, h2) = (lab.host(1).unwrap(), lab.host(2).unwrap());
-    let d2 = Daemon::start(&lab, h2, &instance(51, 100, "100ms", &format!("{VIP}/24"), ""));
+    let d2 = Daemon::start(
+        &lab,
+        h2,
+        &instance(51, 100, "100ms", &format!("{VIP}/24"), ""),
+    );
     h1.run(&["ip", "link", "set", "eth0", "down"]).unwrap();
-    let d1 = Daemon::start(&lab, h1, &instance(51, 200, "100ms", &format!("{VIP}/24"), ""));
+    let d1 = Daemon::start(
+        &lab,
+        h1,
+        &instance(51, 200, "100ms", &format!("{VIP}/24"), ""),
+    );
     assert!(wait_until(Duration::from_secs(2), || d1.state() == "FAULT"));
     assert!(wait_until(Duration::from_secs(2), || d2.state() == "MASTER"));
     h1.run(&["ip", "link", "set", "eth0", "up"]).unwrap();
