@@ -2,9 +2,17 @@
 //! ([`vrrp_election`]) into something that moves a virtual IP between Linux hosts, and is the
 //! API other Rust services embed.
 //!
-//! - Raw IP protocol 112 sockets ([`socket`]): one receive socket per interface and family,
-//!   joined to 224.0.0.18 / ff02::12 with `IP_MULTICAST_ALL` off; TTL / hop limit 255 on send;
-//!   the received TTL / hop limit goes to the engine.
+//! - Raw IP protocol 112 sockets ([`socket`]): per interface and family, one receive socket
+//!   bound to and joined to 224.0.0.18 / ff02::12 with `IP_MULTICAST_ALL` off, and for unicast
+//!   instances one connected to each peer plus one for unicast adverts from anyone else, so
+//!   that a flood of forged packets only fills its own kernel queue; TTL / hop limit 255 on
+//!   send; the received TTL / hop limit goes to the engine.
+//! - Interfaces by name: each configured interface name is resolved to the kernel's index at
+//!   start and again when an interface of that name appears (deleted and created again,
+//!   renamed back); its instances are in FAULT while there is none, and get new sockets (and
+//!   VMACs) when it returns.
+//! - Every discarded advert is counted (see [`Status`]); the log lines about them are
+//!   rate-limited (the first 5 per instance and reason in 10 s, then one summary).
 //! - One event loop that feeds the engine packets, timer expiries, probe results
 //!   ([`vrrp_health`]), link and address events and requests, and executes its outputs **in
 //!   order**: VIPs (via [`vrrp_netlink`]) before the advert and the gratuitous ARP; VIPs removed
