@@ -12,7 +12,7 @@
 //! ```no_run
 //! use std::net::Ipv4Addr;
 //! use vrrp_lab::inject::{Injector, Ipv4Builder};
-//! # fn main() -> Result<(), vrrp_lab::LabError> {
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let lab = vrrp_lab::Lab::new(3)?;
 //! let attacker = lab.host(3)?;
 //! let injector = Injector::open(attacker)?;
