@@ -4,7 +4,7 @@
 //! by hand, the interface renamed, and the interface deleted and created again.
 //!
 //! Every test builds its own lab and tears it down, also on failure. Adverts are 100 ms (v3).
-//! The long one is marked `[long]` in its name's doc: `random_loss_...` (about 45 s); the rest
+//! The long one has `long_` in its name (`long_random_loss_...`, about 45 s: skip it with `-- --skip long_`); the rest
 //! take 5 to 20 s each.
 
 // Helpers of these tests unwrap: a failure there is a failed test.
@@ -559,7 +559,7 @@ fn loss_run(percent: u8, window: Duration) -> LossRun {
 /// each side; the measured loss is within 5 standard deviations of p; none at 0 % (where the
 /// adverts' jitter stays below half an interval) and 1 %.
 #[test]
-fn random_loss_of_adverts_matches_the_binomial_expectation() {
+fn long_random_loss_of_adverts_matches_the_binomial_expectation() {
     if !require_root() {
         return;
     }
