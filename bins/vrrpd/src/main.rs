@@ -4,6 +4,7 @@
 mod check_config;
 mod control;
 mod decode;
+mod demo;
 mod import_keepalived;
 mod lab_backend;
 mod packet_report;
@@ -38,6 +39,9 @@ enum Command {
     /// field and the result of every receive check (exit 0 valid, 1 a check failed, 2 bad
     /// argument).
     Decode(decode::DecodeArgs),
+    /// Show failover for real: two Nginx hosts and a client in network namespaces on this
+    /// machine, the classic failover tests, measured (needs root; nothing else is touched).
+    Demo(demo::Args),
     /// A stand-in for Nginx in labs (vrrpd demo, tests): answers /nginx_health and /.
     #[command(hide = true)]
     LabBackend(lab_backend::Args),
@@ -54,6 +58,7 @@ fn main() -> ExitCode {
         Command::CheckConfig(args) => check_config::run(args),
         Command::ImportKeepalived(args) => import_keepalived::run(args),
         Command::Decode(args) => decode::run(args),
+        Command::Demo(args) => demo::run(args),
         Command::LabBackend(args) => lab_backend::run(args),
         Command::Watch(args) => watch::run(args),
     };

@@ -279,12 +279,12 @@ fn bad_arguments_exit_2_and_are_named() {
 }
 
 #[test]
-fn readme_quick_start_decodes_a_real_keepalived_frame() {
+fn readme_decode_example_decodes_a_real_keepalived_frame() {
     let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
     let line = readme
         .lines()
         .find(|l| l.starts_with("cargo run -q -p vrrpd -- decode "))
-        .expect("the README's first Quick start command");
+        .expect("the README's decode example");
     let hex = line
         .trim_start_matches("cargo run -q -p vrrpd -- decode ")
         .trim();

@@ -13,7 +13,7 @@ use std::time::Duration;
 use vrrp_packet::{AddressFamily, ChecksumMode, Interval, Version};
 
 /// A whole vrrpd configuration (one node).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Config {
     /// Daemon-wide settings (`[global]`).
     pub global: Global,
@@ -306,6 +306,55 @@ pub struct Instance {
 }
 
 impl Instance {
+    /// An instance with every optional key at the default a TOML file gets when it leaves
+    /// the key out (priority 100, VRRPv3, 1 s adverts, preempt on, no probes, multicast, no
+    /// VMAC, accept off, the pseudo-header checksum, TTL checked, 5 announcements at once, no
+    /// notify). For embedders that build a configuration in code:
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let vi = vrrp_config::Instance {
+    ///     priority: 150,
+    ///     advert_interval: Duration::from_millis(100),
+    ///     ..vrrp_config::Instance::new("VI_1", "eth0", 51, vec!["192.0.2.100/24".parse().unwrap()])
+    /// };
+    /// assert!(vi.preempt);
+    /// ```
+    ///
+    /// Such an instance is not validated the way a parsed file is; the runtime's engine still
+    /// refuses impossible values (VRID 0, an interval the version cannot carry, mixed
+    /// families).
+    pub fn new(
+        name: impl Into<String>,
+        interface: impl Into<String>,
+        vrid: u8,
+        virtual_ips: Vec<VirtualIp>,
+    ) -> Self {
+        Instance {
+            name: name.into(),
+            interface: interface.into(),
+            vrid,
+            priority: 100,
+            version: Version::V3,
+            advert_interval: Duration::from_secs(1),
+            preempt: true,
+            preempt_delay: Duration::ZERO,
+            virtual_ips,
+            track: Vec::new(),
+            unicast_src: None,
+            unicast_peers: Vec::new(),
+            auth_pass: None,
+            use_vmac: false,
+            accept: false,
+            checksum: ChecksumMode::PseudoHeader,
+            ttl_check: true,
+            garp_repeat: 5,
+            garp_interval: Duration::ZERO,
+            garp_refresh: None,
+            notify: Notify::default(),
+        }
+    }
+
     /// The address family of the virtual router (that of its VIPs).
     pub fn family(&self) -> AddressFamily {
         match self.virtual_ips.first().map(|v| v.addr) {

@@ -677,3 +677,13 @@ fn process_probes_count_only_our_namespace_unless_any_namespace() {
     let bad = vrrp_config::LoadedConfig::parse("d.toml", &text("any_namespace = 1")).unwrap_err();
     assert!(bad.to_string().contains("d.toml:4:"), "{bad}");
 }
+
+#[test]
+fn instance_new_has_the_defaults_of_a_file_that_leaves_everything_out() {
+    let parsed = ok(
+        "[[instance]]\nname = \"VI_1\"\ninterface = \"eth0\"\nvrid = 51\nvirtual_ips = [\"192.0.2.100/24\"]\n",
+    );
+    let built =
+        vrrp_config::Instance::new("VI_1", "eth0", 51, vec!["192.0.2.100/24".parse().unwrap()]);
+    assert_eq!(parsed.config.instances[0], built);
+}

@@ -22,13 +22,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         eprintln!("usage: embedded_service INTERFACE VRID PRIORITY VIP/LEN");
         std::process::exit(2);
     };
-    // The same TOML an operator writes; an embedder may as well build it in code.
-    let toml = format!(
-        "[[instance]]\nname = \"service\"\ninterface = \"{interface}\"\nvrid = {vrid}\n\
-         priority = {priority}\nadvert_interval = \"100ms\"\nvirtual_ips = [\"{vip}\"]\n"
-    );
-    let config = vrrp_config::LoadedConfig::parse("embedded", &toml)?.config;
-    let handle = vrrp_runtime::start(config, vrrp_netlink::RtNetlink::new()?).await?;
+    // Built from values; an embedder could as well parse the TOML an operator writes.
+    let instance = vrrp_config::Instance {
+        priority: priority.parse()?,
+        advert_interval: Duration::from_millis(100),
+        ..vrrp_config::Instance::new(
+            "service",
+            interface.as_str(),
+            vrid.parse()?,
+            vec![vip.parse()?],
+        )
+    };
+    let handle = vrrp_runtime::Builder::new()
+        .instance(instance)
+        .start(vrrp_netlink::RtNetlink::new()?)
+        .await?;
 
     // Follow our role from the state-change stream.
     let master = Arc::new(AtomicBool::new(false));

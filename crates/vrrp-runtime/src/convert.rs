@@ -149,7 +149,9 @@ pub(crate) fn result_text(result: &ProbeResult) -> String {
     match result {
         ProbeResult::Success => "success".to_owned(),
         ProbeResult::Timeout => "timeout".to_owned(),
-        other => format!("{other:?}").to_lowercase(),
+        ProbeResult::Failure { reason } => format!("failure: {reason}"),
+        ProbeResult::Value(v) => format!("value {v}"),
+        other => format!("{other:?}"),
     }
 }
 
@@ -211,6 +213,17 @@ mod tests {
             Some("fe80::1".parse().unwrap())
         );
         assert_eq!(primary_address(&inst, &addrs[..1]), None);
+    }
+
+    #[test]
+    fn probe_results_read_as_text() {
+        assert_eq!(result_text(&ProbeResult::Success), "success");
+        assert_eq!(result_text(&ProbeResult::Timeout), "timeout");
+        assert_eq!(
+            result_text(&ProbeResult::failure("HTTP status 503")),
+            "failure: HTTP status 503"
+        );
+        assert_eq!(result_text(&ProbeResult::Value(-3)), "value -3");
     }
 
     #[test]

@@ -110,6 +110,77 @@ pub struct RuntimeHandle {
     done: tokio::sync::watch::Receiver<bool>,
 }
 
+/// Builds a runtime from configuration values, for embedders that do not read a TOML file.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::time::Duration;
+/// use vrrp_config::Instance;
+///
+/// let handle = vrrp_runtime::Builder::new()
+///     .instance(Instance {
+///         priority: 150,
+///         advert_interval: Duration::from_millis(100),
+///         ..Instance::new("VI_1", "eth0", 51, vec!["192.0.2.100/24".parse()?])
+///     })
+///     .start(vrrp_netlink::RtNetlink::new()?)
+///     .await?;
+/// # handle.shutdown().await; Ok(()) }
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Builder {
+    config: Config,
+}
+
+impl Builder {
+    /// An empty configuration with the TOML defaults for `[global]`.
+    pub fn new() -> Self {
+        Builder::default()
+    }
+
+    /// Starts from a whole configuration (e.g. parsed from TOML).
+    pub fn from_config(config: Config) -> Self {
+        Builder { config }
+    }
+
+    /// Adds an instance.
+    pub fn instance(mut self, instance: vrrp_config::Instance) -> Self {
+        self.config.instances.push(instance);
+        self
+    }
+
+    /// Adds (or replaces) a probe that instances can `track` by `name`.
+    pub fn probe(mut self, name: impl Into<String>, probe: vrrp_config::Probe) -> Self {
+        self.config.probes.insert(name.into(), probe);
+        self
+    }
+
+    /// Adds a sync group.
+    pub fn sync_group(mut self, group: vrrp_config::SyncGroup) -> Self {
+        self.config.sync_groups.push(group);
+        self
+    }
+
+    /// The user exec probes and notify scripts run as (default `nobody`).
+    pub fn script_user(mut self, user: impl Into<String>) -> Self {
+        self.config.global.script_user = user.into();
+        self
+    }
+
+    /// The configuration built so far.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Starts the runtime: see [`start`].
+    pub async fn start<N: NetlinkOps + 'static>(
+        self,
+        netlink: N,
+    ) -> Result<RuntimeHandle, RuntimeError> {
+        start(self.config, netlink).await
+    }
+}
+
 /// Sets up every instance of `config` (interfaces, source addresses, VMACs, sockets, probes),
 /// starts the routers, and runs the event loop on a tokio task. Needs CAP_NET_ADMIN and
 /// CAP_NET_RAW. Fails without leaving anything behind if an instance cannot be set up.

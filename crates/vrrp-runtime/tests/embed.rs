@@ -12,7 +12,7 @@ use vrrp_lab::{Host, Lab, NsTask, require_root};
 use vrrp_runtime::{RuntimeHandle, StateEvent};
 
 fn config(priority: u8) -> vrrp_config::Config {
-    vrrp_config::LoadedConfig::parse(
+    let parsed = vrrp_config::LoadedConfig::parse(
         "embed.toml",
         &format!(
             r#"
@@ -27,7 +27,23 @@ virtual_ips = ["192.0.2.100/24"]
         ),
     )
     .unwrap()
-    .config
+    .config;
+    // The builder from values gives the same configuration as the file.
+    let built = vrrp_runtime::Builder::new()
+        .instance(vrrp_config::Instance {
+            priority,
+            advert_interval: Duration::from_millis(100),
+            ..vrrp_config::Instance::new(
+                "VI_1",
+                "eth0",
+                42,
+                vec!["192.0.2.100/24".parse().unwrap()],
+            )
+        })
+        .config()
+        .clone();
+    assert_eq!(built, parsed);
+    built
 }
 
 /// Starts a runtime inside `host` on its own thread; returns its handle.

@@ -237,3 +237,126 @@ pub fn parse_utc_us(ts: &str) -> Option<u64> {
     let secs = days * 86_400 + hh * 3600 + mm * 60 + ss;
     u64::try_from(secs * 1_000_000 + micros).ok()
 }
+
+impl Daemon<'_> {
+    /// `vrrpd status` (the readable form).
+    pub fn status_text(&self) -> String {
+        let out = std::process::Command::new(vrrpd())
+            .args(["status", "--socket", self.socket.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "vrrpd status failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+}
+
+/// One of the shipped example configs (examples/nginx-ha/NAME).
+pub fn example(name: &str) -> String {
+    let path = format!(
+        "{}/../../examples/nginx-ha/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read_to_string(&path).unwrap()
+}
+
+/// Debian's keepalived.
+pub const KEEPALIVED: &str = "/usr/sbin/keepalived";
+
+/// Whether keepalived is installed; under CI its absence fails the test.
+pub fn keepalived_installed() -> bool {
+    if std::path::Path::new(KEEPALIVED).exists() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{KEEPALIVED} is missing and CI is set (apt-get install keepalived)"
+    );
+    eprintln!("skipping: {KEEPALIVED} is not installed");
+    false
+}
+
+/// Starts keepalived (VRRP only, foreground, logging to its lab log) in `host` with the
+/// configuration `conf`.
+pub fn start_keepalived(lab: &Lab, host: &Host, conf: &str) -> ChildGuard {
+    let name = format!("keepalived-h{}", host.number());
+    let path = |ext: &str| lab.dir().join(format!("{name}.{ext}"));
+    std::fs::write(path("conf"), conf).unwrap();
+    let s = |p: PathBuf| p.to_string_lossy().into_owned();
+    let (conf, pid, vrrp_pid) = (s(path("conf")), s(path("pid")), s(path("vrrp.pid")));
+    let _ = std::fs::remove_file(&pid);
+    let _ = std::fs::remove_file(&vrrp_pid);
+    let child = host
+        .spawn(&[
+            KEEPALIVED, "-P", "-n", "-l", "-D", "-G", "-f", &conf, "-p", &pid, "-r", &vrrp_pid,
+            "-i", &name,
+        ])
+        .unwrap();
+    assert!(
+        wait_until(Duration::from_secs(5), || std::path::Path::new(&vrrp_pid)
+            .exists()),
+        "keepalived on host {} did not start:\n{}",
+        host.number(),
+        child.log()
+    );
+    child
+}
+
+/// What one client request got: the backend's label, or why not.
+pub type Answer = Result<String, String>;
+
+/// A client in a lab host that requests `http://IP/` every 20 ms (200 ms timeout each) until
+/// stopped, recording every answer.
+pub struct HttpClient {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    task: vrrp_lab::NsTask<Vec<(Instant, Answer)>>,
+}
+
+impl HttpClient {
+    pub fn start(host: &Host, ip: IpAddr) -> HttpClient {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let task = host
+            .spawn_async(move || async move {
+                let mut answers = Vec::new();
+                while !flag.load(Ordering::Relaxed) {
+                    let sent = Instant::now();
+                    let answer =
+                        tokio::time::timeout(Duration::from_millis(200), http_get(ip)).await;
+                    answers.push((sent, answer.unwrap_or_else(|_| Err("timed out".into()))));
+                    tokio::time::sleep_until((sent + Duration::from_millis(20)).into()).await;
+                }
+                answers
+            })
+            .unwrap();
+        HttpClient { stop, task }
+    }
+
+    /// Stops it and returns every answer, in order.
+    pub fn stop(self) -> Vec<(Instant, Answer)> {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.task.join().unwrap()
+    }
+}
+
+async fn http_get(ip: IpAddr) -> Answer {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect((ip, 80))
+        .await
+        .map_err(|e| e.to_string())?;
+    s.write_all(b"GET / HTTP/1.1\r\nhost: vip\r\nconnection: close\r\n\r\n")
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut reply = String::new();
+    s.read_to_string(&mut reply)
+        .await
+        .map_err(|e| e.to_string())?;
+    match reply.split_once("\r\n\r\n") {
+        Some((head, body)) if head.starts_with("HTTP/1.1 200") => Ok(body.trim().to_owned()),
+        _ => Err(format!("bad reply {reply:?}")),
+    }
+}
