@@ -16,7 +16,9 @@
 //!   [`Host::spawn_async`]): netlink, raw sockets or a whole runtime;
 //! - capture with tcpdump ([`Lab::capture`], [`Host::capture`]) and read the frames with
 //!   their timestamps ([`Capture::packets`], [`CapturedPacket`]);
-//! - break the network with nftables ([`Lab::drop_between`], [`Lab::drop_random`]).
+//! - break the network with nftables ([`Lab::drop_between`], [`Lab::drop_random`]), or
+//!   delete a host's `eth0` and plug a new one in ([`Lab::unplug`], [`Lab::replug`]);
+//! - craft and inject hostile packets from a host ([`inject`]).
 //!
 //! Everything is torn down when the [`Lab`] is dropped, also when a test panics: processes
 //! in its namespaces are killed, the namespaces deleted (taking veths and the bridge with
@@ -47,6 +49,7 @@
 mod capture;
 mod cmd;
 mod error;
+pub mod inject;
 mod netns;
 mod nft;
 pub mod pcap;
@@ -162,6 +165,23 @@ impl Lab {
                 ("net/ipv6/conf/default/disable_ipv6", "1"),
             ],
         )?;
+        // A switch forwards frames without reading them. With br_netfilter loaded (Docker
+        // does), a Linux bridge would validate IPv4 headers and drop malformed ones before
+        // they reach a host, hiding what the hosts' own kernels do with them: turn that off
+        // in the LAN namespace. The knobs exist only when br_netfilter is loaded.
+        let knobs = [
+            "net/bridge/bridge-nf-call-iptables",
+            "net/bridge/bridge-nf-call-ip6tables",
+            "net/bridge/bridge-nf-call-arptables",
+        ];
+        let present: Vec<(&str, &str)> = netns::run_in(&lan, || {
+            knobs
+                .iter()
+                .filter(|k| Path::new("/proc/sys").join(k).exists())
+                .map(|k| (*k, "0"))
+                .collect()
+        })?;
+        write_sysctls(&lan, &present)?;
         for number in 1..=hosts {
             let host = Host::new(&self.prefix, number, &self.dir);
             self.add_namespace(&host.namespace)?;
@@ -180,24 +200,29 @@ impl Lab {
             "link set lo up\nlink add {BRIDGE} type bridge mcast_snooping 0 stp_state 0\nlink set {BRIDGE} up\n"
         );
         for host in &self.hosts {
-            // Both ends are created in their namespaces: never in the machine's own.
-            lan_batch.push_str(&format!(
-                "link add {port} type veth peer name {HOST_IFACE} netns {ns}\nlink set {port} master {BRIDGE} up\n",
-                port = host.port,
-                ns = host.namespace,
-            ));
+            lan_batch.push_str(&host.port_batch());
         }
         ip_batch(&lan, &lan_batch)?;
         for host in &self.hosts {
-            let batch = format!(
-                "link set lo up\nlink set {HOST_IFACE} address {mac}\naddr add {v4}/24 dev {HOST_IFACE}\naddr add {v6}/64 dev {HOST_IFACE} nodad\nlink set {HOST_IFACE} up\n",
-                mac = format_mac(&host.mac),
-                v4 = host.ipv4,
-                v6 = host.ipv6,
-            );
-            ip_batch(&host.namespace, &batch)?;
+            ip_batch(
+                &host.namespace,
+                &format!("link set lo up\n{}", host.eth0_batch()),
+            )?;
         }
         Ok(())
+    }
+
+    /// Deletes host `host`'s `eth0` (and with it the veth peer on the bridge), as a driver
+    /// unload or `ip link del` would. [`replug`](Self::replug) puts a new one in.
+    pub fn unplug(&self, host: &Host) -> Result<()> {
+        ip_batch(&host.namespace, &format!("link del {HOST_IFACE}\n"))
+    }
+
+    /// Creates a new `eth0` for `host` (a new interface index) with the same MAC and addresses
+    /// as before, attached to the bridge and up: the interface "comes back".
+    pub fn replug(&self, host: &Host) -> Result<()> {
+        ip_batch(&self.lan, &host.port_batch())?;
+        ip_batch(&host.namespace, &host.eth0_batch())
     }
 
     fn add_namespace(&mut self, name: &str) -> Result<()> {
@@ -374,6 +399,26 @@ impl Host {
             ipv6,
             dir: dir.to_owned(),
         }
+    }
+
+    /// `ip -batch` lines (LAN namespace) that create this host's veth pair, both ends in
+    /// their namespaces (never in the machine's own), and put the port on the bridge.
+    fn port_batch(&self) -> String {
+        format!(
+            "link add {port} type veth peer name {HOST_IFACE} netns {ns}\nlink set {port} master {BRIDGE} up\n",
+            port = self.port,
+            ns = self.namespace,
+        )
+    }
+
+    /// `ip -batch` lines (host namespace) that configure and raise `eth0`.
+    fn eth0_batch(&self) -> String {
+        format!(
+            "link set {HOST_IFACE} address {mac}\naddr add {v4}/24 dev {HOST_IFACE}\naddr add {v6}/64 dev {HOST_IFACE} nodad\nlink set {HOST_IFACE} up\n",
+            mac = format_mac(&self.mac),
+            v4 = self.ipv4,
+            v6 = self.ipv6,
+        )
     }
 
     /// The host number (1-based).
