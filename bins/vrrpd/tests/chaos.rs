@@ -15,7 +15,7 @@ mod support;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use support::{Daemon, IpMonitor, holders, instance, unix_ms, wait_until};
+use support::{Daemon, IpMonitor, holders, instance, master_down, unix_ms, wait_until};
 use vrrp_lab::{Host, Lab, Traffic, format_mac, require_root};
 
 const VIP: &str = "192.0.2.100";
@@ -23,11 +23,6 @@ const INTERVAL: Duration = Duration::from_millis(100);
 
 fn vip() -> IpAddr {
     VIP.parse().unwrap()
-}
-
-/// Master_Down_Interval of a v3 backup at 100 ms: 3 × interval + (256 − priority) × interval / 256.
-fn master_down(priority: u8) -> Duration {
-    3 * INTERVAL + INTERVAL * (256 - u32::from(priority)) / 256
 }
 
 /// Host 1 at priority 200 and host 2 at 100, converged with host 1 master.
@@ -245,12 +240,12 @@ fn ten_link_flaps_on_the_master_each_move_the_vip_and_bring_it_back() {
     // Host 2 takes over one Master_Down_Interval after host 1's last advert (the link is
     // down: no priority-0 advert can leave). Polling adds a few ms.
     assert!(
-        *worst_away <= master_down(100) + Duration::from_millis(200),
+        *worst_away <= master_down(100, INTERVAL) + Duration::from_millis(200),
         "takeover took {worst_away:?}"
     );
     eprintln!(
         "10 flaps: VIP on host 2 after at most {worst_away:?} (bound {:?}), back on host 1 after at most {worst_back:?}",
-        master_down(100)
+        master_down(100, INTERVAL)
     );
 }
 
@@ -295,7 +290,7 @@ fn sigkill_and_restart_five_times_keeps_one_master() {
     );
     let worst = takeovers.iter().max().unwrap();
     assert!(
-        *worst <= master_down(100) + Duration::from_millis(150),
+        *worst <= master_down(100, INTERVAL) + Duration::from_millis(150),
         "a takeover took {worst:?}"
     );
     assert_eq!(
@@ -304,7 +299,7 @@ fn sigkill_and_restart_five_times_keeps_one_master() {
     );
     eprintln!(
         "5 SIGKILLs: host 2 master after at most {worst:?} (bound {:?}); host 1 back after at most {:?}",
-        master_down(100),
+        master_down(100, INTERVAL),
         returns.iter().max().unwrap()
     );
 }
@@ -523,7 +518,7 @@ fn loss_run(percent: u8, window: Duration) -> LossRun {
                 * 1000.0
         })
         .collect();
-    let mdi = master_down(100).as_secs_f64() * 1000.0;
+    let mdi = master_down(100, INTERVAL).as_secs_f64() * 1000.0;
     let (start, end) = (start_ms as f64, end_ms as f64);
     let in_window = |t: f64| t >= start && t < end;
     let arrived = times.iter().filter(|t| in_window(**t)).count() as u64;

@@ -171,6 +171,16 @@ pub fn holders(lab: &Lab, vip: IpAddr) -> Vec<usize> {
         .collect()
 }
 
+/// Master_Down_Interval of a v3 backup: 3 × interval + Skew_Time (RFC 9568 §6.1).
+pub fn master_down(priority: u8, interval: Duration) -> Duration {
+    3 * interval + skew(priority, interval)
+}
+
+/// Skew_Time of a v3 backup: (256 − priority) × interval / 256 (RFC 9568 §6.1).
+pub fn skew(priority: u8, interval: Duration) -> Duration {
+    interval * (256 - u32::from(priority)) / 256
+}
+
 /// A v3 instance config for a lab host.
 pub fn instance(vrid: u8, priority: u8, interval: &str, vip: &str, extra: &str) -> String {
     format!(
