@@ -305,6 +305,7 @@ impl Lab {
 
     fn teardown(&mut self) {
         let me = std::process::id();
+        let mut killed = Vec::new();
         for ns in self.namespaces.iter().rev() {
             // Kill whatever still runs inside (daemons started by the test, their children).
             if let Ok(out) = cmd::run(&["ip", "netns", "pids", ns]) {
@@ -313,10 +314,18 @@ impl Lab {
                         continue;
                     };
                     if let Some(pid) = Pid::from_raw(pid) {
-                        let _ = kill_process(pid, Signal::KILL);
+                        if kill_process(pid, Signal::KILL).is_ok() {
+                            killed.push(pid);
+                        }
                     }
                 }
             }
+        }
+        // SIGKILL lands asynchronously (later on a loaded machine): wait until every killed
+        // process has died, so that nothing of the lab runs once it is dropped.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while killed.iter().any(|p| running(*p)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(2));
         }
         for ns in self.namespaces.drain(..).rev() {
             if let Err(e) = cmd::run(&["ip", "netns", "del", &ns]) {
@@ -702,6 +711,15 @@ impl Drop for ChildGuard {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Whether process `pid` exists and is not a zombie (dead, waiting to be reaped).
+fn running(pid: Pid) -> bool {
+    std::fs::read_to_string(format!("/proc/{}/stat", pid.as_raw_nonzero())).is_ok_and(|stat| {
+        // pid (comm) state ...: comm may hold spaces and parentheses.
+        stat.rsplit_once(')')
+            .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z'))
+    })
 }
 
 /// Parses `aa:bb:cc:dd:ee:ff`.

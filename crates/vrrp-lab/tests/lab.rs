@@ -68,26 +68,25 @@ fn namespaces_exist_while_the_lab_lives_and_are_gone_after_drop() {
     let sleeper = lab.host(1).unwrap().spawn(&["sleep", "600"]).unwrap();
     let pid = sleeper.pid();
     std::mem::forget(sleeper);
-    assert!(Path::new(&format!("/proc/{pid}")).exists());
+    // Inside the host once `ip netns exec` has become `sleep` (before that, it may not have
+    // entered the namespace yet).
+    let comm = || std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while comm().trim() != "sleep" && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    assert_eq!(comm().trim(), "sleep");
     drop(lab);
     for name in &names {
         assert!(!netns_exists(name), "{name} left behind");
     }
     assert!(!dir.exists(), "{} left behind", dir.display());
-    // Killed (a zombie at most, since the leaked Child was never reaped). SIGKILL is
-    // delivered asynchronously: give it a moment.
-    let dead = || {
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-        status.is_empty() || status.contains("State:\tZ")
-    };
-    let deadline = std::time::Instant::now() + Duration::from_secs(2);
-    while !dead() && std::time::Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    // Killed by the time the drop returns (a zombie at most, since the leaked Child was never
+    // reaped): the teardown waits for SIGKILL to land.
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     assert!(
-        dead(),
-        "{}",
-        std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default()
+        status.is_empty() || status.contains("State:\tZ"),
+        "{status}"
     );
 }
 
