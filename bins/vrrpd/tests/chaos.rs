@@ -15,7 +15,7 @@ mod support;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use support::{Daemon, IpMonitor, holders, instance, master_down, unix_ms, wait_until};
+use support::{Daemon, IpMonitor, holders, instance, master_down, skew, unix_ms, wait_until};
 use vrrp_lab::{Host, Lab, Traffic, format_mac, require_root};
 
 const VIP: &str = "192.0.2.100";
@@ -551,8 +551,11 @@ fn loss_run(percent: u8, window: Duration) -> LossRun {
 ///
 /// Asserted: every takeover is one the capture on host 2 predicts (each gap between arrivals
 /// longer than 361 ms, no other); the count is within the Poisson(λ) bounds with a 10⁻³ tail
-/// each side; the measured loss is within 5 standard deviations of p; none at 0 % (where the
-/// adverts' jitter stays below half an interval) and 1 %.
+/// each side; the measured loss is within 5 standard deviations of p; none at 0 % and 1 %.
+/// At 0 % the adverts' jitter stays below Skew_Time (61 ms), the model's premise: two lost
+/// adverts plus the worst delay never reach Master_Down_Interval. (Half an interval was
+/// asked before; with the other chaos tests running beside it on a loaded 2-core machine,
+/// 54 ms was seen.)
 #[test]
 fn long_random_loss_of_adverts_matches_the_binomial_expectation() {
     if !require_root() {
@@ -619,7 +622,7 @@ fn long_random_loss_of_adverts_matches_the_binomial_expectation() {
         }
     }
     let zero = runs.iter().find(|r| r.percent == 0).unwrap();
-    if zero.observed != 0 || zero.max_jitter >= INTERVAL / 2 {
+    if zero.observed != 0 || zero.max_jitter >= skew(100, INTERVAL) {
         failures.push(format!("0 %: {zero:?}"));
     }
     eprintln!("{}", report.join("\n"));
