@@ -604,12 +604,16 @@ impl<N: NetlinkOps + 'static> Driver<N> {
     /// new name gets its slot, bound to the interface found; a slot whose interface was gone
     /// is bound to the one found (its waiting instances with it).
     async fn claim_slot(&mut self, name: &str, resolved: &Resolved) {
-        if resolved.slot == self.links.len() {
-            self.links
-                .push(LinkRt::new(name, Some(resolved.link.clone())));
-        } else if self.links[resolved.slot].info.is_none() {
-            tracing::info!(interface = %name, ifindex = resolved.link.index, "interface (back) under its configured name: binding");
-            self.bind_link(resolved.slot, resolved.link.clone()).await;
+        match self.links.get(resolved.slot) {
+            // The next slot: `check` numbered new names in the order they are claimed.
+            None => self
+                .links
+                .push(LinkRt::new(name, Some(resolved.link.clone()))),
+            Some(link) if link.info.is_none() => {
+                tracing::info!(interface = %name, ifindex = resolved.link.index, "interface (back) under its configured name: binding");
+                self.bind_link(resolved.slot, resolved.link.clone()).await;
+            }
+            Some(_) => {}
         }
     }
 
