@@ -1443,12 +1443,16 @@ fn a_flood_of_forged_higher_priority_adverts_on_a_unicast_instance_is_ignored() 
         Vec::new()
     );
     // Every forged packet is accounted for: counted by vrrpd, or dropped by the kernel when
-    // the daemon could not keep up (the drops column of /proc/net/raw).
+    // the daemon could not keep up (the drops column of /proc/net/raw). The kernel also
+    // gives the catch-all socket a copy of each of the master's adverts (vrrpd skips it
+    // there: it is handled from the socket connected to the master); while the flood fills
+    // that queue, some of those copies are dropped too, so the drops may exceed the
+    // forged packets by at most the master's adverts.
     assert_eq!(send_errors, 0);
-    assert_eq!(
-        counted + dropped,
-        sent,
-        "counted {counted} + dropped {dropped} != sent {sent}"
+    assert!(
+        (sent..=sent + legit).contains(&(counted + dropped)),
+        "counted {counted} + dropped {dropped} != sent {sent} (+ at most {legit} copies of \
+         the master's adverts)"
     );
     assert!(counted >= sent / 2, "only {counted} of {sent} counted");
     // 2.5 s at 100 ms: about 25 real adverts, none lost to the flood.
