@@ -13,7 +13,7 @@ mod support;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use support::{Daemon, holders, instance, wait_until};
+use support::{Daemon, holders, instance, master_down, skew, wait_until};
 use vrrp_lab::{Lab, require_root};
 
 const VIP4: &str = "192.0.2.100";
@@ -21,15 +21,6 @@ const VIP6: &str = "2001:db8::100";
 
 fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
-}
-
-/// Master_Down_Interval of a v3 backup: 3 × interval + (256 − priority) × interval / 256.
-fn master_down(priority: u8, interval: Duration) -> Duration {
-    3 * interval + skew(priority, interval)
-}
-
-fn skew(priority: u8, interval: Duration) -> Duration {
-    interval * (256 - u32::from(priority)) / 256
 }
 
 /// Samples the VIP holders among `live` hosts every 10 ms for `span` and returns the first

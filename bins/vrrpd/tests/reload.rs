@@ -1,7 +1,9 @@
 //! Reload (SIGHUP and `vrrpd reload`) of real daemons in network namespaces: an unchanged
 //! configuration causes no transition and no gap in adverts (captured on the bridge); an
 //! invalid one changes nothing; a changed priority is re-applied; a removed instance hands
-//! over gracefully and an added one starts. 100 ms adverts.
+//! over gracefully and an added one starts; an instance added on an interface new to the
+//! daemon follows it by name (deleted and created again, its last instance removed and put
+//! back); a unicast peer added by a reload is heard once. 100 ms adverts.
 #![allow(clippy::unwrap_used)]
 
 mod support;
@@ -158,12 +160,15 @@ fn an_invalid_reload_changes_nothing_and_says_why() {
         err.contains(&format!("{file}:6:1: unknown key `prio`")),
         "{err}"
     );
-    // SIGHUP with the same file: logged, nothing changes, the daemon goes on.
+    // SIGHUP with the same file: logged, nothing changes, the daemon goes on. (Wait for its
+    // own line, the second: the file must not be rewritten while it is being read.)
     d2.hup();
     assert!(wait_until(Duration::from_secs(2), || d2
         .child
         .log()
-        .contains(&format!("{file}:6:1: unknown key `prio`"))));
+        .matches(&format!("{file}:6:1: unknown key `prio`"))
+        .count()
+        == 2));
     // Valid TOML the machine cannot run (no such interface): refused before any change.
     d2.rewrite(&good.replace("\"eth0\"", "\"eth9\""));
     let r = d2.reload();
@@ -331,4 +336,175 @@ fn a_removed_instance_hands_over_gracefully_and_an_added_one_starts() {
         ip("192.0.2.150")
     )
     .is_empty()));
+}
+
+/// A v3 instance on interface `dev` (100 ms adverts).
+fn on(dev: &str, vrid: u8, name: &str, priority: u8, vip: &str, extra: &str) -> String {
+    one(vrid, name, priority, vip)
+        .replace("interface = \"eth0\"", &format!("interface = \"{dev}\""))
+        + extra
+}
+
+/// A veth pair `lan1` between hosts 1 and 2 (198.51.100.11 and .12), created inside their
+/// namespaces; gone with them.
+fn plug_lan1(lab: &Lab) {
+    let (h1, h2) = (lab.host(1).unwrap(), lab.host(2).unwrap());
+    h1.run(&[
+        "ip",
+        "link",
+        "add",
+        "lan1",
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "lan1",
+        "netns",
+        h2.namespace(),
+    ])
+    .unwrap();
+    for (h, addr) in [(h1, "198.51.100.11/24"), (h2, "198.51.100.12/24")] {
+        h.run(&["ip", "addr", "add", addr, "dev", "lan1"]).unwrap();
+        h.run(&["ip", "link", "set", "lan1", "up"]).unwrap();
+    }
+}
+
+#[test]
+fn an_instance_added_on_a_new_interface_follows_it_by_name() {
+    if !require_root() {
+        return;
+    }
+    let lab = Lab::new(2).unwrap();
+    let (h1, h2) = (lab.host(1).unwrap(), lab.host(2).unwrap());
+    let base = |p: u8| one(51, "VI_1", p, "192.0.2.100/24");
+    let with_lan = |p: u8| base(p) + &on("lan1", 61, "VI_L", p, "198.51.100.100/24", "");
+    let d1 = Daemon::start(&lab, h1, &base(200));
+    let d2 = Daemon::start(&lab, h2, &base(100));
+    assert!(wait_until(Duration::from_secs(3), || holders(
+        &lab,
+        ip("192.0.2.100")
+    ) == vec![1]));
+    let vi1_before = stable_view(&d1, "VI_1");
+
+    // An interface the daemons have never seen, and a reload that puts an instance on it.
+    plug_lan1(&lab);
+    for (d, p) in [(&d1, 200), (&d2, 100)] {
+        d.rewrite(&with_lan(p));
+        let r = d.reload();
+        assert!(r.status.success(), "{}", stderr(&r));
+        assert!(
+            stdout(&r).contains("1 unchanged, 0 re-applied, 1 added (VI_L), 0 removed"),
+            "{}",
+            stdout(&r)
+        );
+    }
+    let lan_vip = ip("198.51.100.100");
+    let settled = || {
+        holders(&lab, lan_vip) == vec![1]
+            && d1.instance("VI_L")["state"] == "MASTER"
+            && d2.instance("VI_L")["state"] == "BACKUP"
+    };
+    // Host 2 hears host 1 on lan1 (else both would be master).
+    assert!(
+        wait_until(Duration::from_secs(3), settled),
+        "one master on lan1: holders {:?}\n{}\n{}",
+        holders(&lab, lan_vip),
+        d1.child.log(),
+        d2.child.log()
+    );
+
+    // Deleted (both ends of the pair) and created again with new indices: both daemons
+    // follow the name, as for an interface of the start-up configuration.
+    h1.run(&["ip", "link", "del", "lan1"]).unwrap();
+    assert!(
+        wait_until(Duration::from_secs(2), || d1.instance("VI_L")["state"]
+            == "FAULT"
+            && d2.instance("VI_L")["state"] == "FAULT"),
+        "FAULT without lan1"
+    );
+    assert_eq!(d1.instance("VI_1")["state"], "MASTER");
+    plug_lan1(&lab);
+    assert!(
+        wait_until(Duration::from_secs(3), settled),
+        "one master on the new lan1: holders {:?}\n{}\n{}",
+        holders(&lab, lan_vip),
+        d1.child.log(),
+        d2.child.log()
+    );
+
+    // The name's last instance goes; the interface stays known, and an instance put back on
+    // it by the next reload hears its peer again.
+    d2.rewrite(&base(100));
+    let r = d2.reload();
+    assert!(
+        stdout(&r).contains("0 added, 1 removed (VI_L)"),
+        "{}",
+        stdout(&r)
+    );
+    assert_eq!(d2.instance("VI_L"), serde_json::Value::Null);
+    d2.rewrite(&with_lan(100));
+    let r = d2.reload();
+    assert!(
+        stdout(&r).contains("1 added (VI_L), 0 removed"),
+        "{}",
+        stdout(&r)
+    );
+    assert!(wait_until(Duration::from_secs(3), settled));
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(d2.instance("VI_L")["state"], "BACKUP");
+    assert_eq!(d1.instance("VI_L")["transitions"]["MASTER"], 2);
+    assert_eq!(stable_view(&d1, "VI_1"), vi1_before);
+}
+
+#[test]
+fn a_reload_that_adds_a_unicast_peer_hears_each_of_its_adverts_once() {
+    if !require_root() {
+        return;
+    }
+    // Host 1 runs VI_1 with host 2 as unicast peer; a reload adds VI_2 with host 3 as peer.
+    // Host 3's adverts reach host 1 on the socket connected to it and on the catch-all for
+    // unicast adverts from anyone else, which must start skipping host 3 too.
+    let lab = Lab::new(3).unwrap();
+    let (h1, h2, h3) = (
+        lab.host(1).unwrap(),
+        lab.host(2).unwrap(),
+        lab.host(3).unwrap(),
+    );
+    let unicast = |vrid: u8, name: &str, p: u8, me: &vrrp_lab::Host, peer: &vrrp_lab::Host| {
+        one(vrid, name, p, &format!("192.0.2.{vrid}/24"))
+            + &format!(
+                "unicast_src = \"{}\"\nunicast_peers = [\"{}\"]\n",
+                me.ipv4(),
+                peer.ipv4()
+            )
+    };
+    let d1 = Daemon::start(&lab, h1, &unicast(51, "VI_1", 100, h1, h2));
+    let _d2 = Daemon::start(&lab, h2, &unicast(51, "VI_1", 200, h2, h1));
+    let _d3 = Daemon::start(&lab, h3, &unicast(52, "VI_2", 200, h3, h1));
+    assert!(wait_until(Duration::from_secs(3), || d1.state() == "BACKUP"));
+    d1.rewrite(&(unicast(51, "VI_1", 100, h1, h2) + &unicast(52, "VI_2", 100, h1, h3)));
+    let r = d1.reload();
+    assert!(
+        stdout(&r).contains("1 unchanged, 0 re-applied, 1 added (VI_2)"),
+        "{}",
+        stdout(&r)
+    );
+    assert!(wait_until(
+        Duration::from_secs(3),
+        || d1.instance("VI_2")["state"] == "BACKUP"
+    ));
+    let received = |name: &str| {
+        d1.instance(name)["counters"]["adverts_received"]
+            .as_u64()
+            .unwrap()
+    };
+    let before = (received("VI_1"), received("VI_2"));
+    std::thread::sleep(Duration::from_secs(2));
+    let after = (received("VI_1"), received("VI_2"));
+    // 100 ms adverts: at most about 20 in 2 s from each master (fewer if it is slowed down);
+    // about twice that if each is heard twice.
+    for (name, n) in [("VI_1", after.0 - before.0), ("VI_2", after.1 - before.1)] {
+        eprintln!("{name}: {n} adverts received in 2 s");
+        assert!((10..=28).contains(&n), "{name}: {n} adverts in 2 s");
+    }
 }

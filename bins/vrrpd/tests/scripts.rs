@@ -12,17 +12,11 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use support::{Daemon, holders, instance, start_backend, wait_until};
+use support::{Daemon, holders, instance, master_down, start_backend, wait_until};
 use vrrp_lab::{Lab, require_root};
 
 fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
-}
-
-/// Master_Down_Interval of a v3 backup at 100 ms adverts.
-fn master_down(priority: u8) -> Duration {
-    let interval = Duration::from_millis(100);
-    3 * interval + interval * (256 - u32::from(priority)) / 256
 }
 
 #[test]
@@ -221,7 +215,7 @@ fn a_slow_notify_script_never_delays_a_takeover() {
         d1.child.log()
     );
     let took = killed.elapsed();
-    let bound = master_down(100) + Duration::from_millis(100);
+    let bound = master_down(100, Duration::from_millis(100)) + Duration::from_millis(100);
     eprintln!("takeover with a 5 s notify script in the way: {took:?} (bound {bound:?})");
     assert!(took <= bound, "takeover took {took:?}, bound {bound:?}");
     assert_eq!(d1.state(), "MASTER");

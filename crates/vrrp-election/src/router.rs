@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use vrrp_packet::{
-    AddressFamily, AddressList, ChecksumContext, ChecksumMode, Interval, MismatchError, Version,
-    VrrpRepr, check_auth,
+    AddressFamily, AddressList, ChecksumContext, ChecksumMode, DecodeError, Interval,
+    MismatchError, Version, VrrpRepr, check_auth,
 };
 
 use crate::config::{ConfigError, OWNER_PRIORITY, RouterConfig};
@@ -478,6 +478,13 @@ impl VirtualRouter {
                 self.master_adver_interval = advert.advert_interval;
             }
             self.remove_addresses();
+            // Not in RFC 9568 §6.4.3 (which goes to Backup silently): one last advert at our
+            // priority, so that the new master hears that another master existed and
+            // re-announces the addresses (its §6.4.3 lower-priority branch below). After a
+            // partition heals, whichever master hears the other first must fix the clients'
+            // ARP caches: without this, when the lower one hears the higher one first, the
+            // higher one never learns of the split and clients keep the lower one's MAC.
+            self.send_advert(ours);
             self.current_master = Some((meta.src, advert.priority));
             self.preempt_until = None;
             self.wants_master = false;
@@ -596,6 +603,15 @@ impl VirtualRouter {
         // RFC 9568 §7.1 / RFC 3768 §7.1: the TTL / hop limit must be 255.
         if self.config.check_ttl && meta.ttl != 255 {
             return Err(DiscardReason::Ttl(meta.ttl));
+        }
+        // RFC 9568 §5.1.2.1: an IPv6 advert's source is the sender's link-local address. A
+        // global source on the group means the packet is forged or comes from a misconfigured
+        // sender; unicast adverts (keepalived's extension) may use a global address.
+        if let (IpAddr::V6(src), IpAddr::V6(dst)) = (meta.src, meta.dst)
+            && dst.is_multicast()
+            && !vrrp_packet::ip::is_ipv6_link_local(&src)
+        {
+            return Err(DiscardReason::Decode(DecodeError::SourceNotLinkLocal));
         }
         // RFC 9568 §7.1: the version must be the configured one.
         if advert.version != self.config.version {

@@ -321,7 +321,11 @@ fn master_yields_to_higher_priority_and_learns_interval() {
     rx(&mut r, at + ms(10), &Adv::v3(12, 200).interval(200));
     assert_eq!(
         drain(&mut r),
-        ["remove vips", "MASTER->BACKUP higher_priority"]
+        [
+            "remove vips",
+            "tx prio 100 to 224.0.0.18",
+            "MASTER->BACKUP higher_priority"
+        ]
     );
     // RFC 9568 §6.4.3: Master_Adver_Interval = 2 s: MDI = 6 s + (156 × 200 cs)/256.
     assert_eq!(r.master_adver_interval(), Interval::from_centis(200));
@@ -339,7 +343,11 @@ fn equal_priority_tie_breaks_on_the_higher_primary_address() {
     rx(&mut r, at, &Adv::v3(12, 100));
     assert_eq!(
         drain(&mut r),
-        ["remove vips", "MASTER->BACKUP higher_priority"]
+        [
+            "remove vips",
+            "tx prio 100 to 224.0.0.18",
+            "MASTER->BACKUP higher_priority"
+        ]
     );
     // ...and a smaller sender address → we stay master and assert ourselves at once.
     let (mut r, at) = master(v3(11, 100), t);
@@ -369,6 +377,38 @@ fn master_answers_a_lower_priority_master_at_once() {
     rx(&mut r, at + ms(300), &Adv::v3(12, 100));
     assert_eq!(drain(&mut r), ["tx prio 150 to 224.0.0.18", "announce"]);
     assert_eq!(r.poll_timeout(), Some(at + ms(1300)));
+}
+
+#[test]
+fn a_yielding_master_tells_the_new_master_once_so_it_re_announces() {
+    // After a partition heals, two masters hear each other. Whichever hears the other first,
+    // the clients must end up with the higher one's MAC: the lower one steps down (RFC 9568
+    // §6.4.3) with one last advert at its own priority, and the higher one answers that lower
+    // advert with an advert and a fresh announcement (§6.4.3's lower-priority branch).
+    // Found by the partition chaos test: without the last advert, half of the heals left the
+    // client on the loser's MAC.
+    let t = t0();
+    let (mut low, at) = master(v3(12, 100), t);
+    let (mut high, _) = master(v3(11, 200), t);
+    // The lower master hears the higher one first.
+    rx(&mut low, at + ms(10), &Adv::v3(11, 200));
+    assert_eq!(
+        drain(&mut low),
+        [
+            "remove vips",
+            "tx prio 100 to 224.0.0.18",
+            "MASTER->BACKUP higher_priority"
+        ]
+    );
+    assert_eq!(low.stats().adverts_sent, 2);
+    // The higher master hears that last advert: it asserts itself and announces.
+    rx(&mut high, at + ms(11), &Adv::v3(12, 100));
+    assert_eq!(drain(&mut high), ["tx prio 200 to 224.0.0.18", "announce"]);
+    assert_eq!(high.state(), State::Master);
+    // And that answer does not move the new backup again: no ping-pong.
+    rx(&mut low, at + ms(12), &Adv::v3(11, 200));
+    assert_eq!(drain(&mut low), Vec::<String>::new());
+    assert_eq!(low.state(), State::Backup);
 }
 
 #[test]
@@ -446,6 +486,36 @@ fn ttl_other_than_255_is_discarded_unless_disabled() {
     rx(&mut r, t + ms(1), &a);
     assert_eq!(drain(&mut r), Vec::<String>::new());
     assert_eq!(r.current_master(), Some((ip("192.0.2.12"), 200)));
+}
+
+#[test]
+fn ipv6_advert_to_the_group_from_a_global_source_is_discarded() {
+    // RFC 9568 §5.1.2.1: the source of an IPv6 advert is the sender's link-local address.
+    // Found by the hostile-packet lab test: a forged advert from 2001:db8::13 with priority
+    // 250 used to make the master step down.
+    let t = t0();
+    let (mut m, at) = master(v6(0x11, 200), t);
+    let mut a = Adv::v6(0x13, 250);
+    a.src = ip("2001:db8::13");
+    rx(&mut m, at + ms(1), &a);
+    assert_eq!(drain(&mut m), ["discard source_errors"]);
+    assert_eq!(m.state(), State::Master);
+    assert_eq!(m.stats().source_errors, 1);
+    // A backup's Master_Down_Timer is not reset by it.
+    let mut b = started(v6(0x12, 100), t);
+    let deadline = b.poll_timeout();
+    rx(&mut b, t + ms(50), &a);
+    assert_eq!(drain(&mut b), ["discard source_errors"]);
+    assert_eq!(b.poll_timeout(), deadline);
+    assert_eq!(b.current_master(), None);
+    // Unicast adverts may come from a global address.
+    let mut c = v6(0x12, 100);
+    c.unicast_peers = vec![ip("2001:db8::13")];
+    let mut u = started(c, t);
+    a.dst = ip("fe80::12");
+    rx(&mut u, t + ms(50), &a);
+    assert_eq!(drain(&mut u), Vec::<String>::new());
+    assert_eq!(u.current_master(), Some((ip("2001:db8::13"), 250)));
 }
 
 #[test]
@@ -873,6 +943,7 @@ fn sync_group_member_leaving_master_takes_the_group_along() {
         drain_node(&mut n),
         [
             "r0: remove vips",
+            "r0: tx prio 100 to 224.0.0.18",
             "r0: MASTER->BACKUP higher_priority",
             "r1: remove vips",
             "r1: MASTER->BACKUP sync_group"

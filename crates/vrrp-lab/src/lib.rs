@@ -18,10 +18,12 @@
 //!   the frames with their timestamps ([`Capture::packets`], [`CapturedPacket`]);
 //! - add LAN segments, each a bridge of its own with one more interface per host
 //!   ([`Lab::add_segment`]);
-//! - break the network with nftables ([`Lab::drop_between`], [`Lab::drop_random`]);
+//! - break the network with nftables ([`Lab::drop_between`], [`Lab::drop_random`]), or
+//!   delete a host's `eth0` and plug a new one in ([`Lab::unplug`], [`Lab::replug`]);
 //! - watch a host's addresses through rtnetlink, with wall-clock timestamps comparable with
 //!   capture times ([`Host::watch_addresses`]);
-//! - run keepalived as a peer or baseline ([`keepalived`]).
+//! - run keepalived as a peer or baseline ([`keepalived`]);
+//! - craft and inject hostile packets from a host ([`inject`]).
 //!
 //! Everything is torn down when the [`Lab`] is dropped, also when a test panics: processes
 //! in its namespaces are killed, the namespaces deleted (taking veths and the bridge with
@@ -54,6 +56,7 @@ mod addrwatch;
 mod capture;
 mod cmd;
 mod error;
+pub mod inject;
 pub mod keepalived;
 mod netns;
 mod nft;
@@ -208,6 +211,7 @@ fn teardown_live() {
 /// SIGKILLs every process inside `namespaces` except this one.
 fn kill_namespace_processes(namespaces: &[String]) {
     let me = std::process::id();
+    let mut killed = Vec::new();
     for ns in namespaces.iter().rev() {
         if let Ok(out) = cmd::run(&["ip", "netns", "pids", ns]) {
             for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
@@ -215,10 +219,18 @@ fn kill_namespace_processes(namespaces: &[String]) {
                     continue;
                 };
                 if let Some(pid) = Pid::from_raw(pid) {
-                    let _ = kill_process(pid, Signal::KILL);
+                    if kill_process(pid, Signal::KILL).is_ok() {
+                        killed.push(pid);
+                    }
                 }
             }
         }
+    }
+    // SIGKILL lands asynchronously (later on a loaded machine): wait until every killed
+    // process has died, so that nothing of the lab runs once it is dropped.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while killed.iter().any(|p| running(*p)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(2));
     }
 }
 
@@ -339,6 +351,23 @@ impl Lab {
                 ("net/ipv6/conf/default/disable_ipv6", "1"),
             ],
         )?;
+        // A switch forwards frames without reading them. With br_netfilter loaded (Docker
+        // does), a Linux bridge would validate IPv4 headers and drop malformed ones before
+        // they reach a host, hiding what the hosts' own kernels do with them: turn that off
+        // in the LAN namespace. The knobs exist only when br_netfilter is loaded.
+        let knobs = [
+            "net/bridge/bridge-nf-call-iptables",
+            "net/bridge/bridge-nf-call-ip6tables",
+            "net/bridge/bridge-nf-call-arptables",
+        ];
+        let present: Vec<(&str, &str)> = netns::run_in(&lan, || {
+            knobs
+                .iter()
+                .filter(|k| Path::new("/proc/sys").join(k).exists())
+                .map(|k| (*k, "0"))
+                .collect()
+        })?;
+        write_sysctls(&lan, &present)?;
         for number in 1..=hosts {
             let host = Host::new(&self.prefix, number, &self.dir);
             self.add_namespace(&host.namespace)?;
@@ -357,24 +386,29 @@ impl Lab {
             "link set lo up\nlink add {BRIDGE} type bridge mcast_snooping 0 stp_state 0\nlink set {BRIDGE} up\n"
         );
         for host in &self.hosts {
-            // Both ends are created in their namespaces: never in the machine's own.
-            lan_batch.push_str(&format!(
-                "link add {port} type veth peer name {HOST_IFACE} netns {ns}\nlink set {port} master {BRIDGE} up\n",
-                port = host.port,
-                ns = host.namespace,
-            ));
+            lan_batch.push_str(&host.port_batch());
         }
         ip_batch(&lan, &lan_batch)?;
         for host in &self.hosts {
-            let batch = format!(
-                "link set lo up\nlink set {HOST_IFACE} address {mac}\naddr add {v4}/24 dev {HOST_IFACE}\naddr add {v6}/64 dev {HOST_IFACE} nodad\nlink set {HOST_IFACE} up\n",
-                mac = format_mac(&host.mac),
-                v4 = host.ipv4,
-                v6 = host.ipv6,
-            );
-            ip_batch(&host.namespace, &batch)?;
+            ip_batch(
+                &host.namespace,
+                &format!("link set lo up\n{}", host.eth0_batch()),
+            )?;
         }
         Ok(())
+    }
+
+    /// Deletes host `host`'s `eth0` (and with it the veth peer on the bridge), as a driver
+    /// unload or `ip link del` would. [`replug`](Self::replug) puts a new one in.
+    pub fn unplug(&self, host: &Host) -> Result<()> {
+        ip_batch(&host.namespace, &format!("link del {HOST_IFACE}\n"))
+    }
+
+    /// Creates a new `eth0` for `host` (a new interface index) with the same MAC and addresses
+    /// as before, attached to the bridge and up: the interface "comes back".
+    pub fn replug(&self, host: &Host) -> Result<()> {
+        ip_batch(&self.lan, &host.port_batch())?;
+        ip_batch(&host.namespace, &host.eth0_batch())
     }
 
     fn add_namespace(&mut self, name: &str) -> Result<()> {
@@ -587,6 +621,26 @@ impl Host {
             ipv6,
             dir: dir.to_owned(),
         }
+    }
+
+    /// `ip -batch` lines (LAN namespace) that create this host's veth pair, both ends in
+    /// their namespaces (never in the machine's own), and put the port on the bridge.
+    fn port_batch(&self) -> String {
+        format!(
+            "link add {port} type veth peer name {HOST_IFACE} netns {ns}\nlink set {port} master {BRIDGE} up\n",
+            port = self.port,
+            ns = self.namespace,
+        )
+    }
+
+    /// `ip -batch` lines (host namespace) that configure and raise `eth0`.
+    fn eth0_batch(&self) -> String {
+        format!(
+            "link set {HOST_IFACE} address {mac}\naddr add {v4}/24 dev {HOST_IFACE}\naddr add {v6}/64 dev {HOST_IFACE} nodad\nlink set {HOST_IFACE} up\n",
+            mac = format_mac(&self.mac),
+            v4 = self.ipv4,
+            v6 = self.ipv6,
+        )
     }
 
     /// The host number (1-based).
@@ -910,6 +964,15 @@ impl Drop for ChildGuard {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Whether process `pid` exists and is not a zombie (dead, waiting to be reaped).
+fn running(pid: Pid) -> bool {
+    std::fs::read_to_string(format!("/proc/{}/stat", pid.as_raw_nonzero())).is_ok_and(|stat| {
+        // pid (comm) state ...: comm may hold spaces and parentheses.
+        stat.rsplit_once(')')
+            .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z'))
+    })
 }
 
 /// Parses `aa:bb:cc:dd:ee:ff`.

@@ -68,13 +68,21 @@ fn namespaces_exist_while_the_lab_lives_and_are_gone_after_drop() {
     let sleeper = lab.host(1).unwrap().spawn(&["sleep", "600"]).unwrap();
     let pid = sleeper.pid();
     std::mem::forget(sleeper);
-    assert!(Path::new(&format!("/proc/{pid}")).exists());
+    // Inside the host once `ip netns exec` has become `sleep` (before that, it may not have
+    // entered the namespace yet).
+    let comm = || std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while comm().trim() != "sleep" && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    assert_eq!(comm().trim(), "sleep");
     drop(lab);
     for name in &names {
         assert!(!netns_exists(name), "{name} left behind");
     }
     assert!(!dir.exists(), "{} left behind", dir.display());
-    // Killed (a zombie at most, since the leaked Child was never reaped).
+    // Killed by the time the drop returns (a zombie at most, since the leaked Child was never
+    // reaped): the teardown waits for SIGKILL to land.
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     assert!(
         status.is_empty() || status.contains("State:\tZ"),
@@ -495,4 +503,91 @@ fn extra_segments_are_separate_broadcast_domains_with_their_own_bridge() {
     assert!(on1.is_empty(), "segment 1 saw segment 2's ping");
     assert_eq!(on2.len(), 4, "2 requests + 2 replies on br2");
     assert!(a.link_local("eth1").unwrap().is_some());
+}
+
+#[test]
+fn unplug_and_replug_give_a_new_interface_with_the_same_identity() {
+    if !require_root() {
+        return;
+    }
+    let lab = Lab::new(2).unwrap();
+    let (a, b) = (lab.host(1).unwrap(), lab.host(2).unwrap());
+    let index = |h: &vrrp_lab::Host| -> u64 {
+        let out = h
+            .run(&["ip", "-j", "link", "show", "dev", HOST_IFACE])
+            .unwrap();
+        serde_json::from_str::<serde_json::Value>(&out).unwrap()[0]["ifindex"]
+            .as_u64()
+            .unwrap()
+    };
+    let before = index(a);
+    lab.unplug(a).unwrap();
+    assert!(a.link_mac(HOST_IFACE).is_err(), "eth0 should be gone");
+    lab.replug(a).unwrap();
+    assert_ne!(index(a), before);
+    assert_eq!(a.link_mac(HOST_IFACE).unwrap(), a.mac());
+    assert!(a.has_address(a.ipv4().into()).unwrap());
+    assert!(ping(a, b.ipv4().into(), 1).status.success());
+}
+
+#[test]
+fn the_injector_sends_forged_headers_and_the_bridge_forwards_malformed_ones() {
+    use vrrp_lab::inject::{Injector, Ipv4Builder, Ipv6Builder};
+    if !require_root() {
+        return;
+    }
+    let lab = Lab::new(2).unwrap();
+    let (a, b) = (lab.host(1).unwrap(), lab.host(2).unwrap());
+    let capture = b.capture(HOST_IFACE, "ip proto 112 or ip6").unwrap();
+    let injector = Injector::open(a).unwrap();
+    // A source that is not host 1's, TTL 7, to the VRRP group.
+    let spoofed = std::net::Ipv4Addr::new(192, 0, 2, 99);
+    let group = std::net::Ipv4Addr::new(224, 0, 0, 18);
+    injector
+        .send(
+            &Ipv4Builder::new(spoofed, group, 112)
+                .ttl(7)
+                .build(&[0x31, 1, 2, 3]),
+        )
+        .unwrap();
+    // IPv6 with hop limit 3 from a global address to ff02::12.
+    let g6: std::net::Ipv6Addr = "2001:db8::99".parse().unwrap();
+    let m6: std::net::Ipv6Addr = "ff02::12".parse().unwrap();
+    injector
+        .send(
+            &Ipv6Builder::new(g6, m6, 112)
+                .hop_limit(3)
+                .build(&[0x31, 1, 2, 3]),
+        )
+        .unwrap();
+    let v4 = capture
+        .wait_for(Duration::from_secs(2), |p| {
+            p.data.len() >= 34 && p.data[12..14] == [8, 0] && p.data[26..30] == spoofed.octets()
+        })
+        .unwrap()
+        .expect("the forged IPv4 packet reached host 2");
+    assert_eq!(v4.data[22], 7, "TTL as given");
+    let v6 = capture
+        .wait_for(Duration::from_secs(2), |p| {
+            p.data.len() >= 54 && p.data[12..14] == [0x86, 0xdd] && p.data[22..38] == g6.octets()
+        })
+        .unwrap()
+        .expect("the forged IPv6 packet reached host 2");
+    assert_eq!((v6.data[20], v6.data[21]), (112, 3));
+    // The bridge forwards frames as a switch would: with br_netfilter loaded, its IP
+    // validation is off in the LAN namespace (malformed IPv4 headers must reach the hosts;
+    // bins/vrrpd/tests/hostile.rs sends them).
+    let knob = std::process::Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            lab.lan_namespace(),
+            "cat",
+            "/proc/sys/net/bridge/bridge-nf-call-iptables",
+        ])
+        .output()
+        .unwrap();
+    if knob.status.success() {
+        assert_eq!(String::from_utf8_lossy(&knob.stdout).trim(), "0");
+    }
 }

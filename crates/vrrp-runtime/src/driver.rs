@@ -2,6 +2,11 @@
 //! packets, timer expiries, probe results, link events and requests, and executes its outputs
 //! in the order the engine gives them (VIPs added before the advert and the gratuitous ARP;
 //! VIPs removed before the priority-0 advert).
+//!
+//! Interfaces are known by the names of the configuration (see [`crate::links`]): each name
+//! has a slot whose position is the engine's `InterfaceId`, bound to whatever interface
+//! carries the name now. Start-up and reload go through one path, [`Driver::apply`], which
+//! resolves names through that table; link events bind and unbind slots.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -24,6 +29,8 @@ use crate::announce::{AnnouncePolicy, AnnounceSchedule};
 use crate::clock::{self, WallClock};
 use crate::convert;
 use crate::error::RuntimeError;
+use crate::links::{self, LinkRt, RxKey, RxNeed};
+use crate::log_limit::{DISCARD_LOG_BURST, DISCARD_LOG_WINDOW, LogLimiter, Summary};
 use crate::notify::{Notifier, NotifyState, Subject};
 use crate::reload::{self, Failure, ReloadReport};
 use crate::socket::{RECV_BUFFER_LEN, VrrpReceiver, VrrpSender};
@@ -62,18 +69,15 @@ pub(crate) enum Request {
 struct InstanceRt {
     cfg: Instance,
     router: RouterId,
-    /// The interface the instance runs on (adverts are received here).
-    parent: u32,
-    /// The interface the VIPs go on and announcements leave from (the VMAC, or `parent`).
-    vip_ifindex: u32,
-    /// The address adverts leave from.
+    /// Its interface: the slot in [`Driver::links`] (also the engine's `InterfaceId`).
+    link: usize,
+    /// The source address the engine's router was built with (it cannot change).
     primary: IpAddr,
-    /// The MAC announcements carry.
-    mac: Mac,
-    sender: Arc<VrrpSender>,
-    announcer: Arc<Announcer>,
-    vmac: Option<Vmac>,
-    _arp_flux: Option<ArpFluxGuard>,
+    /// Sockets, VMAC and announcer on the interface that carries the configured name now;
+    /// `None` while there is none (deleted, renamed away) or it lacks the source address.
+    io: Option<InstanceIo>,
+    /// What the engine was last told: the interface is usable (`InterfaceUp`).
+    link_ok: bool,
     health: HealthSet,
     external_offset: i16,
     external_fault: bool,
@@ -87,6 +91,20 @@ struct InstanceRt {
     family: AddressFamily,
 }
 
+/// What an instance holds on its current interface.
+struct InstanceIo {
+    /// The interface the VIPs go on and announcements leave from (the VMAC, or the parent).
+    vip_ifindex: u32,
+    /// The MAC announcements carry.
+    mac: Mac,
+    /// Shared with the other instances on `vip_ifindex` with the same source address.
+    sender: Arc<VrrpSender>,
+    /// Shared with the other instances on `vip_ifindex`.
+    announcer: Arc<Announcer>,
+    vmac: Option<Vmac>,
+    _arp_flux: Option<ArpFluxGuard>,
+}
+
 struct GroupRt {
     cfg: SyncGroup,
     /// Indices in `Driver::instances`.
@@ -94,6 +112,12 @@ struct GroupRt {
     notifier: Option<Notifier>,
     /// The state last notified for the group.
     notified: Option<NotifyState>,
+}
+
+/// One receive task and the sources it drops (see [`links::receive_plan`]).
+struct RxTask {
+    skip: Vec<IpAddr>,
+    task: tokio::task::JoinHandle<()>,
 }
 
 /// A callback the event loop itself calls at a fixed period (the systemd watchdog): a loop
@@ -113,6 +137,10 @@ impl std::fmt::Debug for Heartbeat {
     }
 }
 
+/// The key of the discard-log rate limit: the instance's router (`None`: no instance, e.g.
+/// an unknown VRID) and the counter.
+type DiscardKey = (Option<RouterId>, &'static str);
+
 /// The event loop's state.
 pub(crate) struct Driver<N: NetlinkOps + 'static> {
     netlink: Arc<N>,
@@ -129,9 +157,16 @@ pub(crate) struct Driver<N: NetlinkOps + 'static> {
     probe_ifaces: BTreeMap<String, String>,
     wall: WallClock,
     events: broadcast::Sender<StateEvent>,
-    /// One receive task per (interface, family).
-    receivers: BTreeMap<(u32, AddressFamily), tokio::task::JoinHandle<()>>,
+    /// One slot per interface name configured since the start. A slot outlives its last
+    /// instance (a reload may bring one back), so slot numbers, the engine's `InterfaceId`s,
+    /// never change meaning.
+    links: Vec<LinkRt>,
+    /// The receive tasks, one per socket.
+    receivers: BTreeMap<RxKey, RxTask>,
+    /// Where receive tasks send packets.
     packet_tx: mpsc::Sender<RxPacket>,
+    /// Rate limit of the logs peers can trigger.
+    discard_log: LogLimiter<DiscardKey>,
 }
 
 /// What `start` hands to the loop task.
@@ -145,6 +180,10 @@ pub(crate) struct Channels {
 
 /// An instance checked against the machine, ready to be built.
 struct Resolved {
+    /// Its interface's slot in [`Driver::links`]; `links.len()` and up for a name no slot
+    /// has yet (numbered in the order the names first appear).
+    slot: usize,
+    /// The interface carrying the name.
     link: LinkInfo,
     addrs: Vec<AddressInfo>,
     primary: IpAddr,
@@ -186,8 +225,10 @@ impl<N: NetlinkOps + 'static> Driver<N> {
             probe_ifaces: BTreeMap::new(),
             wall: WallClock::start(),
             events,
+            links: Vec::new(),
             receivers: BTreeMap::new(),
             packet_tx,
+            discard_log: LogLimiter::new(DISCARD_LOG_BURST, DISCARD_LOG_WINDOW),
         };
         match driver.apply(config, true).await {
             Ok(_) => {
@@ -240,12 +281,18 @@ impl<N: NetlinkOps + 'static> Driver<N> {
             let Some(idx) = self.instances.iter().position(|i| i.cfg.name == *name) else {
                 continue;
             };
+            let router = self.instances[idx].router;
+            // Its discard-log windows end with it: the engine may give its id to another.
+            let ended = self.discard_log.close(|(r, _)| *r == Some(router));
+            self.log_summaries(ended);
             let mut inst = self.instances.remove(idx);
-            self.announce.stop(inst.router);
-            if let Err(e) = self.node.remove_router(clock::now(), inst.router) {
+            self.announce.stop(router);
+            if let Err(e) = self.node.remove_router(clock::now(), router) {
                 tracing::warn!(instance = %name, error = %e, "router already gone");
             }
-            self.remove_vmac(&mut inst).await;
+            if let Some(io) = inst.io.take() {
+                self.release_io(name, io, false).await;
+            }
             tracing::info!(instance = %name, "instance stopped for reload");
             carried.insert(
                 name.clone(),
@@ -319,20 +366,23 @@ impl<N: NetlinkOps + 'static> Driver<N> {
         };
         let mut started: Vec<RouterId> = Vec::new();
         for (inst, resolved) in plan.to_start(&new).zip(resolved) {
+            self.claim_slot(&inst.interface, &resolved).await;
             match self.add_instance(inst, &new.global, resolved).await {
-                Ok(mut rt) => {
-                    if let Some(c) = carried.remove(&inst.name) {
+                Ok(router) => {
+                    if let (Some(c), Some(rt)) = (
+                        carried.remove(&inst.name),
+                        self.instances.iter_mut().find(|i| i.router == router),
+                    ) {
                         rt.external_offset = c.external_offset;
                         rt.external_fault = c.external_fault;
                         rt.transitions = c.transitions;
                         rt.last_transition = c.last_transition;
                     }
-                    started.push(rt.router);
-                    self.instances.push(rt);
+                    started.push(router);
                 }
                 Err(e) if strict => return Err(e),
                 Err(e) => {
-                    tracing::error!(instance = %inst.name, error = %e, "instance could not start");
+                    tracing::error!(instance = %inst.name, error = %error_chain(&e), "instance could not start");
                     report.failed.push(Failure {
                         what: format!("instance {}", inst.name),
                         error: error_chain(&e),
@@ -390,9 +440,18 @@ impl<N: NetlinkOps + 'static> Driver<N> {
         }
         self.reindex_groups();
 
-        // 5. Health of the new routers: the probes' current contributions, then start them.
+        // 5. The receive sockets no instance needs any more close (those still needed are not
+        //    touched: no gap for the unchanged instances). Each instance's engine router
+        //    learns whether its interface is usable, the new ones also their probes' current
+        //    contributions; then the new ones start.
+        for slot in 0..self.links.len() {
+            if let Err(e) = self.sync_receivers(slot) {
+                tracing::error!(interface = %self.links[slot].name, error = %error_chain(&e), "cannot open the receive sockets; will retry on the interface's next change");
+            }
+        }
         let now = clock::now();
         for idx in 0..self.instances.len() {
+            self.sync_link_state(now, idx);
             if !started.contains(&self.instances[idx].router) {
                 continue;
             }
@@ -422,7 +481,6 @@ impl<N: NetlinkOps + 'static> Driver<N> {
             }
         }
         self.config = new;
-        self.drop_idle_receivers();
         self.drain().await;
         Ok(report)
     }
@@ -430,6 +488,12 @@ impl<N: NetlinkOps + 'static> Driver<N> {
     /// Everything that can be checked before anything is changed: the probes' parameters,
     /// and for each instance to start its interface, source address, engine parameters,
     /// and that no two instances share an interface, family and VRID.
+    ///
+    /// Interface names are resolved through the links table: a name that has a slot bound
+    /// to an interface means that interface (the one the instances on it use, whatever
+    /// link events are still queued); a new name, or one whose interface is gone, is looked
+    /// up in the kernel. Engine parameters are checked with the slot as the `InterfaceId`,
+    /// as the router will have it.
     async fn check(
         &self,
         new: &Config,
@@ -452,25 +516,45 @@ impl<N: NetlinkOps + 'static> Driver<N> {
             })?;
         }
         let mut resolved = Vec::new();
-        let mut keys: BTreeMap<(u32, AddressFamily, u8), String> = BTreeMap::new();
+        let mut keys: BTreeMap<(usize, AddressFamily, u8), String> = BTreeMap::new();
         for inst in &self.instances {
             if plan.unchanged.contains(&inst.cfg.name) {
                 keys.insert(
-                    (inst.parent, inst.family, inst.cfg.vrid),
+                    (inst.link, inst.family, inst.cfg.vrid),
                     inst.cfg.name.clone(),
                 );
             }
         }
+        // Names without a slot yet, in order of first appearance: they get the next slots.
+        let mut new_names: Vec<&str> = Vec::new();
         for inst in plan.to_start(new) {
-            let link = self
-                .netlink
-                .link_by_name(&inst.interface)
-                .await
-                .map_err(|e| RuntimeError::netlink(format!("looking up {}", inst.interface), e))?
-                .ok_or_else(|| RuntimeError::InterfaceNotFound {
-                    instance: inst.name.clone(),
-                    interface: inst.interface.clone(),
-                })?;
+            let slot = match self.links.iter().position(|l| l.name == inst.interface) {
+                Some(slot) => slot,
+                None => {
+                    let k = match new_names.iter().position(|n| *n == inst.interface) {
+                        Some(k) => k,
+                        None => {
+                            new_names.push(&inst.interface);
+                            new_names.len() - 1
+                        }
+                    };
+                    self.links.len() + k
+                }
+            };
+            let link = match self.links.get(slot).and_then(|l| l.info.clone()) {
+                Some(bound) => bound,
+                None => self
+                    .netlink
+                    .link_by_name(&inst.interface)
+                    .await
+                    .map_err(|e| {
+                        RuntimeError::netlink(format!("looking up {}", inst.interface), e)
+                    })?
+                    .ok_or_else(|| RuntimeError::InterfaceNotFound {
+                        instance: inst.name.clone(),
+                        interface: inst.interface.clone(),
+                    })?,
+            };
             let family = inst.family();
             let addrs = self.netlink.addresses(link.index).await.map_err(|e| {
                 RuntimeError::netlink(format!("reading addresses of {}", link.name), e)
@@ -489,21 +573,24 @@ impl<N: NetlinkOps + 'static> Driver<N> {
                     },
                 }
             })?;
-            let router_config = convert::router_config(inst, InterfaceId(link.index), primary);
+            let router_config = convert::router_config(inst, link_id(slot), primary);
             let engine_error = |source| RuntimeError::Engine {
                 instance: inst.name.clone(),
                 source,
             };
             router_config.validate().map_err(engine_error)?;
-            let key = (link.index, family, inst.vrid);
-            if keys.insert(key, inst.name.clone()).is_some() {
+            if keys
+                .insert((slot, family, inst.vrid), inst.name.clone())
+                .is_some()
+            {
                 return Err(engine_error(vrrp_election::ConfigError::Duplicate {
-                    interface: InterfaceId(link.index),
+                    interface: link_id(slot),
                     family,
                     vrid: inst.vrid,
                 }));
             }
             resolved.push(Resolved {
+                slot,
                 link,
                 addrs,
                 primary,
@@ -513,23 +600,104 @@ impl<N: NetlinkOps + 'static> Driver<N> {
         Ok(resolved)
     }
 
-    /// Builds one instance: VMAC, stale-VIP cleanup, sockets (shared with other instances on
-    /// the same interface), receive task, engine router (not started). A VMAC created here is
-    /// removed again if a later step fails.
+    /// Gives `resolved.slot` to interface name `name` as [`check`](Self::check) planned: a
+    /// new name gets its slot, bound to the interface found; a slot whose interface was gone
+    /// is bound to the one found (its waiting instances with it).
+    async fn claim_slot(&mut self, name: &str, resolved: &Resolved) {
+        match self.links.get(resolved.slot) {
+            // The next slot: `check` numbered new names in the order they are claimed.
+            None => self
+                .links
+                .push(LinkRt::new(name, Some(resolved.link.clone()))),
+            Some(link) if link.info.is_none() => {
+                tracing::info!(interface = %name, ifindex = resolved.link.index, "interface (back) under its configured name: binding");
+                self.bind_link(resolved.slot, resolved.link.clone()).await;
+            }
+            Some(_) => {}
+        }
+    }
+
+    /// Builds one instance and adds it to `instances`: VMAC, stale-VIP cleanup and sockets
+    /// ([`open_io`](Self::open_io)), engine router (not started), the receive sockets its
+    /// interface now needs. If a step fails, what the earlier ones did is undone.
     async fn add_instance(
         &mut self,
         inst: &Instance,
         global: &vrrp_config::Global,
         resolved: Resolved,
-    ) -> Result<InstanceRt, RuntimeError> {
+    ) -> Result<RouterId, RuntimeError> {
         let Resolved {
+            slot,
             link,
             addrs,
             primary,
             router_config,
         } = resolved;
-        let family = inst.family();
+        let io = self.open_io(inst, primary, &link, &addrs).await?;
+        let router = match self.node.add_router(router_config) {
+            Ok(router) => router,
+            Err(source) => {
+                self.release_io(&inst.name, io, false).await;
+                return Err(RuntimeError::Engine {
+                    instance: inst.name.clone(),
+                    source,
+                });
+            }
+        };
+        self.instances.push(InstanceRt {
+            cfg: inst.clone(),
+            router,
+            link: slot,
+            primary,
+            io: Some(io),
+            link_ok: true,
+            health: HealthSet::new(),
+            external_offset: 0,
+            external_fault: false,
+            last_transition: None,
+            transitions: BTreeMap::new(),
+            notifier: None,
+            group: None,
+            family: inst.family(),
+        });
+        if let Err(e) = self.sync_receivers(slot) {
+            // Back to the sockets the other instances had.
+            if let Some(mut rt) = self.instances.pop() {
+                // Never started: no output.
+                let _ = self.node.remove_router(clock::now(), rt.router);
+                if let Some(io) = rt.io.take() {
+                    self.release_io(&inst.name, io, false).await;
+                }
+            }
+            if let Err(e) = self.sync_receivers(slot) {
+                tracing::error!(interface = %self.links[slot].name, error = %error_chain(&e), "cannot open the receive sockets; will retry on the interface's next change");
+            }
+            return Err(e);
+        }
+        if let Some(rt) = self.instances.last_mut() {
+            rt.notifier = Notifier::start(
+                Subject::Instance,
+                &inst.name,
+                &inst.notify,
+                &global.script_user,
+                global.notify_timeout,
+            );
+        }
+        Ok(router)
+    }
 
+    /// Sets instance `inst` up on interface `link` (whose addresses are `addrs`): the VMAC if
+    /// configured, the send and announcement sockets (those of another instance on the same
+    /// interface, and source address, if there is one), and removal of a VIP of ours left
+    /// there by an earlier run. A VMAC created here is removed again if a later step fails.
+    async fn open_io(
+        &self,
+        inst: &Instance,
+        primary: IpAddr,
+        link: &LinkInfo,
+        addrs: &[AddressInfo],
+    ) -> Result<InstanceIo, RuntimeError> {
+        let family = inst.family();
         // VMAC: a macvlan carrying 00-00-5E-00-01-{VRID} (or -02- for IPv6).
         let (vip_ifindex, vip_ifname, mac, vmac, arp_flux) = if inst.use_vmac {
             let mut vcfg =
@@ -574,60 +742,13 @@ impl<N: NetlinkOps + 'static> Driver<N> {
                 return Err(e);
             }
         };
-        let mut rt = InstanceRt {
-            cfg: inst.clone(),
-            router: RouterId(usize::MAX),
-            parent: link.index,
-            vip_ifindex,
-            primary,
-            mac,
-            sender,
-            announcer,
-            vmac,
-            _arp_flux: arp_flux,
-            health: HealthSet::new(),
-            external_offset: 0,
-            external_fault: false,
-            last_transition: None,
-            transitions: BTreeMap::new(),
-            notifier: None,
-            group: None,
-            family,
-        };
-        if let Err(e) = self
-            .finish_instance(&mut rt, &link, &addrs, router_config)
-            .await
-        {
-            self.remove_vmac(&mut rt).await;
-            return Err(e);
-        }
-        rt.notifier = Notifier::start(
-            Subject::Instance,
-            &inst.name,
-            &inst.notify,
-            &global.script_user,
-            global.notify_timeout,
-        );
-        Ok(rt)
-    }
-
-    /// The steps of [`add_instance`](Self::add_instance) after the sockets: stale VIPs,
-    /// receive task, engine router, link state.
-    async fn finish_instance(
-        &mut self,
-        rt: &mut InstanceRt,
-        link: &LinkInfo,
-        addrs: &[AddressInfo],
-        router_config: RouterConfig,
-    ) -> Result<(), RuntimeError> {
-        let inst = &rt.cfg;
         // A VIP of ours left on the interface (a crash, a kill -9) must not answer while we
         // are not master: remove it now; becoming master adds it back.
         for vip in &inst.virtual_ips {
             if let Ok(net) = IpNet::new(vip.addr, vip.prefix_len) {
                 let stale = addrs.iter().any(|a| a.net.addr() == vip.addr);
-                if stale || rt.vip_ifindex != link.index {
-                    if let Err(e) = self.netlink.remove_address(rt.vip_ifindex, net).await {
+                if stale || vip_ifindex != link.index {
+                    if let Err(e) = self.netlink.remove_address(vip_ifindex, net).await {
                         tracing::warn!(instance = %inst.name, vip = %net, error = %e, "could not remove a stale VIP");
                     } else if stale {
                         tracing::info!(instance = %inst.name, vip = %net, "removed a VIP left on the interface by an earlier run");
@@ -635,34 +756,14 @@ impl<N: NetlinkOps + 'static> Driver<N> {
                 }
             }
         }
-        let key = (link.index, rt.family);
-        if !self.receivers.contains_key(&key) {
-            let receiver = VrrpReceiver::open(rt.family, &link.name, link.index).map_err(|e| {
-                RuntimeError::io(
-                    format!(
-                        "instance {}: opening the receive socket on {}",
-                        inst.name, link.name
-                    ),
-                    e,
-                )
-            })?;
-            self.receivers.insert(
-                key,
-                tokio::spawn(receive_loop(receiver, self.packet_tx.clone())),
-            );
-        }
-        rt.router = self
-            .node
-            .add_router(router_config)
-            .map_err(|source| RuntimeError::Engine {
-                instance: inst.name.clone(),
-                source,
-            })?;
-        if !link.up || !link.lower_up {
-            self.node
-                .handle_command(clock::now(), rt.router, Command::InterfaceDown);
-        }
-        Ok(())
+        Ok(InstanceIo {
+            vip_ifindex,
+            mac,
+            sender,
+            announcer,
+            vmac,
+            _arp_flux: arp_flux,
+        })
     }
 
     /// The send and announcement sockets for an instance: those of another instance on the
@@ -674,12 +775,14 @@ impl<N: NetlinkOps + 'static> Driver<N> {
         vip_ifname: &str,
         primary: IpAddr,
     ) -> Result<(Arc<VrrpSender>, Arc<Announcer>), RuntimeError> {
-        let sender = match self
-            .instances
-            .iter()
-            .find(|i| i.vip_ifindex == vip_ifindex && i.primary == primary)
-        {
-            Some(i) => i.sender.clone(),
+        let on_interface = || {
+            self.instances
+                .iter()
+                .filter_map(|i| i.io.as_ref().map(|io| (i, io)))
+                .filter(|(_, io)| io.vip_ifindex == vip_ifindex)
+        };
+        let sender = match on_interface().find(|(i, _)| i.primary == primary) {
+            Some((_, io)) => io.sender.clone(),
             None => Arc::new(
                 VrrpSender::open(vip_ifname, vip_ifindex, primary).map_err(|e| {
                     RuntimeError::io(
@@ -692,8 +795,8 @@ impl<N: NetlinkOps + 'static> Driver<N> {
                 })?,
             ),
         };
-        let announcer = match self.instances.iter().find(|i| i.vip_ifindex == vip_ifindex) {
-            Some(i) => i.announcer.clone(),
+        let announcer = match on_interface().next() {
+            Some((_, io)) => io.announcer.clone(),
             None => Arc::new(Announcer::new(vip_ifindex).map_err(|e| {
                 RuntimeError::netlink(
                     format!(
@@ -707,30 +810,196 @@ impl<N: NetlinkOps + 'static> Driver<N> {
         Ok((sender, announcer))
     }
 
-    async fn remove_vmac(&self, inst: &mut InstanceRt) {
-        if let Some(vmac) = inst.vmac.take() {
+    /// Gives up what instance `name` holds on its interface: its VMAC is deleted (unless the
+    /// parent interface was, which took the VMAC with it) and the ARP sysctls restored; the
+    /// sockets close with their last user.
+    async fn release_io(&self, name: &str, mut io: InstanceIo, parent_deleted: bool) {
+        if let Some(vmac) = io.vmac.take()
+            && !parent_deleted
+        {
             if let Err(e) = vrrp_netlink::remove_vmac(self.netlink.as_ref(), vmac.link.index).await
             {
-                tracing::warn!(instance = %inst.cfg.name, error = %e, "could not remove the VMAC");
+                tracing::warn!(instance = %name, error = %e, "could not remove the VMAC");
             }
         }
-        inst._arp_flux = None;
     }
 
-    /// Receive tasks of (interface, family) pairs no instance uses any more stop.
-    fn drop_idle_receivers(&mut self) {
-        let used: Vec<(u32, AddressFamily)> = self
-            .instances
-            .iter()
-            .map(|i| (i.parent, i.family))
-            .collect();
-        self.receivers.retain(|key, task| {
-            let keep = used.contains(key);
+    /// Makes the receive sockets of interface slot `slot` what its instances need (see
+    /// [`links::receive_plan`]): stops those no instance needs any more or whose skip list
+    /// changed (the catch-all, as peers come and go), and opens the missing ones if the
+    /// name has an interface. Sockets that stay are not touched (no gap for the instances
+    /// using them). The slot is `receiving` when all it needs are open.
+    fn sync_receivers(&mut self, slot: usize) -> Result<(), RuntimeError> {
+        let plan =
+            links::receive_plan(
+                self.instances
+                    .iter()
+                    .filter(|i| i.link == slot)
+                    .map(|i| RxNeed {
+                        link: slot,
+                        family: i.family,
+                        peers: &i.cfg.unicast_peers,
+                    }),
+            );
+        self.receivers.retain(|key, rx| {
+            let keep = key.link != slot || plan.get(key) == Some(&rx.skip);
             if !keep {
-                task.abort();
+                rx.task.abort();
             }
             keep
         });
+        let Some(link) = self.links[slot].info.clone() else {
+            return Ok(());
+        };
+        for (key, skip) in plan {
+            if self.receivers.contains_key(&key) {
+                continue;
+            }
+            let receiver =
+                match VrrpReceiver::open_scoped(key.family, &link.name, link.index, key.scope) {
+                    Ok(receiver) => receiver,
+                    Err(e) => {
+                        self.links[slot].receiving = false;
+                        return Err(RuntimeError::io(
+                            format!(
+                                "opening the receive socket on {} ({:?}, {})",
+                                link.name,
+                                key.scope,
+                                key.family.as_str()
+                            ),
+                            e,
+                        ));
+                    }
+                };
+            let task = tokio::spawn(receive_loop(
+                receiver,
+                link_id(slot),
+                skip.clone(),
+                self.packet_tx.clone(),
+            ));
+            self.receivers.insert(key, RxTask { skip, task });
+        }
+        self.links[slot].receiving = true;
+        Ok(())
+    }
+
+    /// Stops every receive task of slot `slot`.
+    fn close_receivers(&mut self, slot: usize) {
+        self.receivers.retain(|key, rx| {
+            if key.link == slot {
+                rx.task.abort();
+                false
+            } else {
+                true
+            }
+        });
+        self.links[slot].receiving = false;
+    }
+
+    /// Tells the engine whether instance `idx`'s interface is usable (up, with carrier, its
+    /// sockets open), if that changed: FAULT while it is not.
+    fn sync_link_state(&mut self, now: Instant, idx: usize) {
+        let inst = &self.instances[idx];
+        let ok = inst.io.is_some() && self.links[inst.link].usable();
+        if ok != inst.link_ok {
+            let router = inst.router;
+            self.instances[idx].link_ok = ok;
+            let cmd = if ok {
+                Command::InterfaceUp
+            } else {
+                Command::InterfaceDown
+            };
+            self.node.handle_command(now, router, cmd);
+        }
+    }
+
+    /// [`sync_link_state`](Self::sync_link_state) for every instance on slot `slot`.
+    fn sync_slot_state(&mut self, now: Instant, slot: usize) {
+        for idx in 0..self.instances.len() {
+            if self.instances[idx].link == slot {
+                self.sync_link_state(now, idx);
+            }
+        }
+    }
+
+    /// The interface that carries slot `slot`'s name is `link` (it appeared, came back with a
+    /// new index, or was renamed to it): set up every instance on it whose source address is
+    /// there, and open the receive sockets.
+    async fn bind_link(&mut self, slot: usize, link: LinkInfo) {
+        let name = self.links[slot].name.clone();
+        self.links[slot].info = Some(link.clone());
+        let addrs = match self.netlink.addresses(link.index).await {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::warn!(interface = %name, error = %e, "cannot read the addresses of the interface; will retry on its next change");
+                return;
+            }
+        };
+        for idx in 0..self.instances.len() {
+            if self.instances[idx].link != slot || self.instances[idx].io.is_some() {
+                continue;
+            }
+            let inst = &self.instances[idx];
+            match convert::primary_address(&inst.cfg, &addrs) {
+                Some(p) if p == inst.primary => {}
+                Some(p) => {
+                    tracing::error!(instance = %inst.cfg.name, interface = %name, was = %inst.primary, now = %p, "the interface came back with another source address; the instance stays in FAULT until it has its old one again (or vrrpd restarts)");
+                    continue;
+                }
+                None => {
+                    tracing::info!(instance = %inst.cfg.name, interface = %name, source = %inst.primary, "waiting for the source address on the interface");
+                    continue;
+                }
+            }
+            match self.open_io(&inst.cfg, inst.primary, &link, &addrs).await {
+                Ok(io) => {
+                    tracing::info!(instance = %self.instances[idx].cfg.name, interface = %name, ifindex = link.index, "bound to the interface");
+                    self.instances[idx].io = Some(io);
+                }
+                Err(e) => {
+                    tracing::error!(instance = %self.instances[idx].cfg.name, error = %error_chain(&e), "cannot set up on the interface; will retry on its next change");
+                }
+            }
+        }
+        if let Err(e) = self.sync_receivers(slot) {
+            tracing::error!(interface = %name, error = %error_chain(&e), "cannot open the receive sockets; will retry on the interface's next change");
+        }
+    }
+
+    /// Slot `slot`'s interface is gone: deleted (`deleted`), or renamed away. Its instances go
+    /// to FAULT (a master first removes its VIPs from a renamed interface, which still
+    /// exists), then their sockets, VMACs and announcers are released and the receive tasks
+    /// stopped.
+    async fn unbind_link(&mut self, slot: usize, deleted: bool) {
+        let now = clock::now();
+        self.links[slot].info = None;
+        let mut released = Vec::new();
+        for idx in 0..self.instances.len() {
+            if self.instances[idx].link != slot {
+                continue;
+            }
+            if deleted {
+                // Nothing to remove from an interface that no longer exists.
+                if let Some(io) = self.instances[idx].io.take() {
+                    released.push((self.instances[idx].cfg.name.clone(), io));
+                }
+            }
+            self.sync_link_state(now, idx);
+        }
+        // The engine's outputs (VIP removal) use the renamed interface.
+        self.drain().await;
+        for idx in 0..self.instances.len() {
+            if self.instances[idx].link == slot {
+                self.announce.stop(self.instances[idx].router);
+                if let Some(io) = self.instances[idx].io.take() {
+                    released.push((self.instances[idx].cfg.name.clone(), io));
+                }
+            }
+        }
+        for (name, io) in released {
+            self.release_io(&name, io, deleted).await;
+        }
+        self.close_receivers(slot);
     }
 
     /// Recomputes the instance ↔ group indices from the names.
@@ -755,16 +1024,20 @@ impl<N: NetlinkOps + 'static> Driver<N> {
     pub(crate) async fn run(mut self, mut ch: Channels) {
         let mut shutdown_reply: Option<oneshot::Sender<()>> = None;
         let mut heartbeat = ch.heartbeat.take();
-        let mut heartbeat_tick = heartbeat.as_ref().map(|h| {
-            let mut tick = tokio::time::interval(h.every.max(Duration::from_millis(1)));
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            tick
-        });
+        // The first beat at once, then one `every` after the previous one.
+        let mut next_beat = heartbeat.as_ref().map(|_| clock::now());
         loop {
-            let deadline = [self.node.poll_timeout(), self.announce.next_deadline()]
-                .into_iter()
-                .flatten()
-                .min();
+            // The one timer: the engine's, the announcements', the discard-log summaries'
+            // and the heartbeat's deadlines.
+            let deadline = [
+                self.node.poll_timeout(),
+                self.announce.next_deadline(),
+                self.discard_log.next_deadline(),
+                next_beat,
+            ]
+            .into_iter()
+            .flatten()
+            .min();
             let sleep = async {
                 match deadline {
                     Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
@@ -807,14 +1080,16 @@ impl<N: NetlinkOps + 'static> Driver<N> {
                             self.announce_now(idx);
                         }
                     }
+                    self.log_discard_summaries(now);
+                    if let (Some(h), Some(due)) = (heartbeat.as_mut(), next_beat)
+                        && now >= due
+                    {
+                        (h.beat)();
+                        next_beat = Some(now + h.every.max(Duration::from_millis(1)));
+                    }
                 }
                 Some(event) = ch.probe_events.recv() => self.handle_probe_event(event),
                 Some(event) = next_net_event(&mut ch.net_events) => self.handle_net_event(event).await,
-                _ = next_tick(&mut heartbeat_tick) => {
-                    if let Some(h) = heartbeat.as_mut() {
-                        (h.beat)();
-                    }
-                }
             }
             self.drain().await;
         }
@@ -833,7 +1108,7 @@ impl<N: NetlinkOps + 'static> Driver<N> {
         self.teardown().await;
         // The STOP scripts (and any still queued) run before we return, within
         // notify_timeout: a stopping daemon must not cut them off.
-        let deadline = tokio::time::Instant::now()
+        let deadline = tokio::time::Instant::from_std(clock::now())
             + self.config.global.notify_timeout
             + Duration::from_millis(500);
         let notifiers: Vec<Notifier> = self
@@ -848,14 +1123,18 @@ impl<N: NetlinkOps + 'static> Driver<N> {
     }
 
     async fn teardown(&mut self) {
-        for (_, task) in std::mem::take(&mut self.receivers) {
-            task.abort();
+        for (_, rx) in std::mem::take(&mut self.receivers) {
+            rx.task.abort();
         }
-        let mut instances = std::mem::take(&mut self.instances);
-        for inst in &mut instances {
-            self.remove_vmac(inst).await;
+        let mut released = Vec::new();
+        for inst in &mut self.instances {
+            if let Some(io) = inst.io.take() {
+                released.push((inst.cfg.name.clone(), io));
+            }
         }
-        self.instances = instances;
+        for (name, io) in released {
+            self.release_io(&name, io, false).await;
+        }
     }
 
     fn instance_index(&self, name: &str) -> Result<usize, RuntimeError> {
@@ -935,11 +1214,39 @@ impl<N: NetlinkOps + 'static> Driver<N> {
         let now = clock::now();
         match event {
             NetEvent::Link(link) => {
-                let up = link.up && link.lower_up;
-                if self.instances.iter().any(|i| i.parent == link.index) {
-                    self.node.handle_interface(now, InterfaceId(link.index), up);
+                // A configured interface renamed away: its name is gone (the configuration
+                // names interfaces, as it does at start).
+                for slot in 0..self.links.len() {
+                    if self.links[slot].ifindex() == Some(link.index)
+                        && self.links[slot].name != link.name
+                    {
+                        tracing::warn!(interface = %self.links[slot].name, new_name = %link.name, "interface renamed: its instances are in FAULT until an interface of that name is back");
+                        self.unbind_link(slot, false).await;
+                    }
+                }
+                if let Some(slot) = self.links.iter().position(|l| l.name == link.name) {
+                    match self.links[slot].ifindex() {
+                        Some(index) if index == link.index => {
+                            self.links[slot].info = Some(link.clone());
+                            if !self.links[slot].receiving {
+                                if let Err(e) = self.sync_receivers(slot) {
+                                    tracing::error!(interface = %link.name, error = %error_chain(&e), "cannot open the receive sockets; will retry on the interface's next change");
+                                }
+                            }
+                        }
+                        known => {
+                            if known.is_some() {
+                                // The old interface's removal was missed.
+                                self.unbind_link(slot, true).await;
+                            }
+                            tracing::info!(interface = %link.name, ifindex = link.index, "interface (back) under its configured name: binding");
+                            self.bind_link(slot, link.clone()).await;
+                        }
+                    }
+                    self.sync_slot_state(now, slot);
                 }
                 // Interface probes hear about it at once instead of at their next read.
+                let up = link.up && link.lower_up;
                 let watching: Vec<String> = self
                     .probe_ifaces
                     .iter()
@@ -955,18 +1262,38 @@ impl<N: NetlinkOps + 'static> Driver<N> {
                     let _ = self.probes.report(&probe, result);
                 }
             }
-            NetEvent::LinkRemoved { index, name }
-                if self.instances.iter().any(|i| i.parent == index) =>
-            {
-                tracing::warn!(interface = %name, "interface deleted");
-                self.node.handle_interface(now, InterfaceId(index), false);
+            NetEvent::LinkRemoved { index, name } => {
+                for slot in 0..self.links.len() {
+                    if self.links[slot].ifindex() == Some(index) {
+                        tracing::warn!(interface = %name, "interface deleted: its instances are in FAULT until an interface of that name is back");
+                        self.unbind_link(slot, true).await;
+                    }
+                }
+            }
+            NetEvent::AddressAdded(info) => {
+                // An instance waiting for its source address on a re-created interface.
+                let waiting = self
+                    .links
+                    .iter()
+                    .position(|l| l.ifindex() == Some(info.index));
+                if let Some(slot) = waiting {
+                    let pending = self
+                        .instances
+                        .iter()
+                        .any(|i| i.link == slot && i.io.is_none());
+                    if let (true, Some(link)) = (pending, self.links[slot].info.clone()) {
+                        self.bind_link(slot, link).await;
+                        self.sync_slot_state(now, slot);
+                    }
+                }
             }
             NetEvent::AddressRemoved(info) => {
                 // A VIP removed by hand while we are master: put it back and re-announce, or
                 // clients would be left without it while the protocol thinks all is well.
                 for idx in 0..self.instances.len() {
                     let inst = &self.instances[idx];
-                    if inst.vip_ifindex != info.index
+                    let Some(io) = &inst.io else { continue };
+                    if io.vip_ifindex != info.index
                         || !inst
                             .cfg
                             .virtual_ips
@@ -980,13 +1307,12 @@ impl<N: NetlinkOps + 'static> Driver<N> {
                     if master {
                         tracing::warn!(instance = %inst.cfg.name, vip = %info.net, "VIP removed from under us while master: adding it back");
                         let vips = inst.cfg.virtual_ips.clone();
-                        let ifindex = inst.vip_ifindex;
+                        let ifindex = io.vip_ifindex;
                         self.add_vips(ifindex, &vips).await;
                         self.announce_start(idx, now);
                     }
                 }
             }
-            NetEvent::AddressAdded(_) => {}
             _ => {}
         }
     }
@@ -1006,7 +1332,11 @@ impl<N: NetlinkOps + 'static> Driver<N> {
     async fn transmit(&mut self, idx: Option<usize>, tx: Transmit) {
         let Some(idx) = idx else { return };
         let inst = &self.instances[idx];
-        if let Err(e) = inst.sender.send(tx.dst, &tx.payload).await {
+        let Some(io) = &inst.io else {
+            tracing::debug!(instance = %inst.cfg.name, "no interface: advert not sent");
+            return;
+        };
+        if let Err(e) = io.sender.send(tx.dst, &tx.payload).await {
             tracing::warn!(instance = %inst.cfg.name, dst = %tx.dst, error = %e, "advert not sent");
         }
     }
@@ -1017,17 +1347,20 @@ impl<N: NetlinkOps + 'static> Driver<N> {
         match action {
             Action::AddAddresses { .. } => {
                 let vips = self.instances[idx].cfg.virtual_ips.clone();
-                let ifindex = self.instances[idx].vip_ifindex;
-                self.add_vips(ifindex, &vips).await;
+                if let Some(io) = &self.instances[idx].io {
+                    let ifindex = io.vip_ifindex;
+                    self.add_vips(ifindex, &vips).await;
+                }
             }
             Action::RemoveAddresses { .. } => {
                 self.announce.stop(self.instances[idx].router);
                 let inst = &self.instances[idx];
+                let Some(io) = &inst.io else { return };
                 for vip in &inst.cfg.virtual_ips {
                     let Ok(net) = IpNet::new(vip.addr, vip.prefix_len) else {
                         continue;
                     };
-                    if let Err(e) = self.netlink.remove_address(inst.vip_ifindex, net).await {
+                    if let Err(e) = self.netlink.remove_address(io.vip_ifindex, net).await {
                         tracing::error!(instance = %inst.cfg.name, vip = %net, error = %e, "could not remove VIP");
                     }
                 }
@@ -1064,15 +1397,16 @@ impl<N: NetlinkOps + 'static> Driver<N> {
     /// Sends one gratuitous ARP / unsolicited NA per VIP of instance `idx`.
     fn announce_now(&self, idx: usize) {
         let inst = &self.instances[idx];
+        let Some(io) = &inst.io else { return };
         for vip in &inst.cfg.virtual_ips {
             let result = match vip.addr {
-                IpAddr::V4(v4) => inst.announcer.send_garp(inst.mac, v4),
+                IpAddr::V4(v4) => io.announcer.send_garp(io.mac, v4),
                 IpAddr::V6(v6) => {
                     // keepalived sets the Router flag when forwarding is on (RFC 9568 §6.4.2
                     // wants R=1 with a virtual MAC).
-                    let router = inst.vmac.is_some()
+                    let router = io.vmac.is_some()
                         || vrrp_netlink::ipv6_forwarding(&inst.cfg.interface).unwrap_or(false);
-                    inst.announcer.send_unsolicited_na(inst.mac, v6, router)
+                    io.announcer.send_unsolicited_na(io.mac, v6, router)
                 }
             };
             if let Err(e) = result {
@@ -1083,6 +1417,7 @@ impl<N: NetlinkOps + 'static> Driver<N> {
 
     fn event(&mut self, idx: Option<usize>, event: Event) {
         let now = clock::now();
+        let router = idx.map(|i| self.instances[i].router);
         match event {
             Event::StateChanged { from, to, reason } => {
                 let Some(idx) = idx else { return };
@@ -1120,24 +1455,59 @@ impl<N: NetlinkOps + 'static> Driver<N> {
                 }
             }
             Event::Discarded { src, reason } => {
-                let name = idx
-                    .map(|i| self.instances[i].cfg.name.as_str())
-                    .unwrap_or("-");
-                tracing::debug!(instance = name, %src, reason = %reason, counter = reason.counter(), "advert discarded");
+                // Peers (and forgers) decide how often this happens: rate-limited, visible.
+                self.log_discard_summaries(now);
+                let counter = reason.counter();
+                if self.discard_log.admit(now, &(router, counter)) {
+                    let name = self.name_of(router);
+                    tracing::warn!(instance = name, %src, reason = %reason, counter, "advert discarded");
+                }
             }
             Event::AddressListMismatch { src } => {
-                let name = idx
-                    .map(|i| self.instances[i].cfg.name.as_str())
-                    .unwrap_or("-");
-                tracing::debug!(instance = name, %src, "advert's address list differs from ours (kept, counted)");
+                self.log_discard_summaries(now);
+                if self
+                    .discard_log
+                    .admit(now, &(router, "address_list_mismatch"))
+                {
+                    let name = self.name_of(router);
+                    tracing::warn!(instance = name, %src, counter = "address_list_errors", "advert's address list differs from ours (kept, counted): check the VIPs on every node");
+                }
             }
             Event::PriorityChanged { from, to } => {
-                let name = idx
-                    .map(|i| self.instances[i].cfg.name.as_str())
-                    .unwrap_or("-");
+                let name = self.name_of(router);
                 tracing::info!(instance = name, from, to, "effective priority changed");
             }
             _ => {}
+        }
+    }
+
+    /// The name of the instance whose router is `router` (`-` for none).
+    fn name_of(&self, router: Option<RouterId>) -> &str {
+        router
+            .and_then(|r| self.instances.iter().find(|i| i.router == r))
+            .map(|i| i.cfg.name.as_str())
+            .unwrap_or("-")
+    }
+
+    /// Logs one line per rate-limit window that ended with discards left unlogged.
+    fn log_discard_summaries(&mut self, now: Instant) {
+        let ended = self.discard_log.take_ended(now);
+        self.log_summaries(ended);
+    }
+
+    fn log_summaries(&self, summaries: Vec<Summary<DiscardKey>>) {
+        let window_s = self.discard_log.window().as_secs();
+        for summary in summaries {
+            let (router, counter) = summary.key;
+            let name = self.name_of(router);
+            tracing::warn!(
+                instance = name,
+                counter,
+                suppressed = summary.suppressed,
+                logged = summary.logged,
+                window_s,
+                "more adverts discarded than logged: see the counters of `vrrpd status`"
+            );
         }
     }
 
@@ -1242,15 +1612,6 @@ fn notify_state(to: State, reason: Reason) -> Option<NotifyState> {
     }
 }
 
-async fn next_tick(tick: &mut Option<tokio::time::Interval>) {
-    match tick {
-        Some(t) => {
-            t.tick().await;
-        }
-        None => std::future::pending().await,
-    }
-}
-
 async fn next_net_event(events: &mut Option<vrrp_netlink::EventStream>) -> Option<NetEvent> {
     match events {
         Some(stream) => stream.recv().await,
@@ -1258,17 +1619,32 @@ async fn next_net_event(events: &mut Option<vrrp_netlink::EventStream>) -> Optio
     }
 }
 
-/// Reads packets from one receive socket and hands them to the loop.
-async fn receive_loop(receiver: VrrpReceiver, tx: mpsc::Sender<RxPacket>) {
+/// The engine's name for the interface in slot `slot` of the driver's links.
+fn link_id(slot: usize) -> InterfaceId {
+    InterfaceId(u32::try_from(slot).unwrap_or(u32::MAX))
+}
+
+/// Reads packets from one receive socket and hands them to the loop, tagged with the
+/// interface slot `link`. Packets from `skip` (peers that have a socket of their own) are
+/// dropped here: they arrive there too.
+async fn receive_loop(
+    receiver: VrrpReceiver,
+    link: InterfaceId,
+    skip: Vec<IpAddr>,
+    tx: mpsc::Sender<RxPacket>,
+) {
     let mut buf = vec![0u8; RECV_BUFFER_LEN];
     let mut errors = 0u32;
     loop {
         match receiver.recv(&mut buf).await {
             Ok(rx) => {
                 errors = 0;
+                if skip.contains(&rx.src) {
+                    continue;
+                }
                 let packet = RxPacket {
                     meta: RxMeta {
-                        interface: InterfaceId(receiver.ifindex()),
+                        interface: link,
                         src: rx.src,
                         dst: rx.dst,
                         ttl: rx.ttl,

@@ -2,14 +2,23 @@
 //! ([`vrrp_election`]) into something that moves a virtual IP between Linux hosts, and is the
 //! API other Rust services embed.
 //!
-//! - Raw IP protocol 112 sockets ([`socket`]): one receive socket per interface and family,
-//!   joined to 224.0.0.18 / ff02::12 with `IP_MULTICAST_ALL` off; TTL / hop limit 255 on send;
-//!   the received TTL / hop limit goes to the engine.
+//! - Raw IP protocol 112 sockets ([`socket`]): per interface and family, one receive socket
+//!   bound to and joined to 224.0.0.18 / ff02::12 with `IP_MULTICAST_ALL` off, and for unicast
+//!   instances one connected to each peer plus one for unicast adverts from anyone else, so
+//!   that a flood of forged packets only fills its own kernel queue; TTL / hop limit 255 on
+//!   send; the received TTL / hop limit goes to the engine.
+//! - Interfaces by name: each configured interface name is resolved to the kernel's index at
+//!   start and again when an interface of that name appears (deleted and created again,
+//!   renamed back); its instances are in FAULT while there is none, and get new sockets (and
+//!   VMACs) when it returns.
+//! - Every discarded advert is counted (see [`Status`]); the log lines about them are
+//!   rate-limited (the first 5 per instance and reason in 10 s, then one summary).
 //! - One event loop that feeds the engine packets, timer expiries, probe results
 //!   ([`vrrp_health`]), link and address events and requests, and executes its outputs **in
 //!   order**: VIPs (via [`vrrp_netlink`]) before the advert and the gratuitous ARP; VIPs removed
-//!   before the priority-0 advert. One timer, at the engine's `poll_timeout()`; the clock is
-//!   read in exactly one function.
+//!   before the priority-0 advert. One timer, at the earliest of the engine's
+//!   `poll_timeout()` and the loop's own deadlines (announcement bursts, log summaries, the
+//!   heartbeat); the clock is read in exactly one function.
 //! - Notify scripts, one at a time per instance in transition order, never delaying an advert.
 //! - At start, a VIP of ours left on an interface by a crash is removed (becoming master adds
 //!   it back); at stop, everything we added is removed (VIPs, VMACs, sysctls).
@@ -63,6 +72,8 @@ mod clock;
 mod convert;
 mod driver;
 mod error;
+mod links;
+mod log_limit;
 mod notify;
 mod reload;
 pub mod socket;
@@ -304,7 +315,10 @@ impl RuntimeHandle {
     /// First everything that can be checked is checked, without changing anything: each new
     /// or changed instance's interface and source address, the engine's and the probes'
     /// parameters, no two instances on one interface with the same family and VRID. If a
-    /// check fails, the error is returned and nothing has changed.
+    /// check fails, the error is returned and nothing has changed. An interface name already
+    /// in use means the interface its instances run on; a name new to the runtime must exist
+    /// now, and is then followed like the others (deleted and created again, renamed away and
+    /// back), also once its last instance is gone, should a later reload use it again.
     ///
     /// Then: instances whose configuration did not change (the instance itself, the probes
     /// it tracks, its sync group, the globals it uses) are left alone: same state, timers and

@@ -33,6 +33,9 @@ use vrrp_packet::{AddressFamily, IP_PROTOCOL_VRRP, MULTICAST_V4, MULTICAST_V6};
 /// for an IPv4 header with options.
 pub const RECV_BUFFER_LEN: usize = 4096 + 64;
 
+/// The receive queue asked of the kernel (SO_RCVBUF; the kernel doubles it for bookkeeping).
+pub const RECV_QUEUE_BYTES: usize = 2 * 1024 * 1024;
+
 /// Metadata of one received VRRP packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Received {
@@ -81,6 +84,21 @@ fn raw_socket(family: AddressFamily) -> io::Result<Socket> {
     Ok(socket)
 }
 
+/// Which VRRP packets a [`VrrpReceiver`] hears. Each kind gets its own kernel queue, so that a
+/// flood of one kind cannot push the others out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ReceiveScope {
+    /// Adverts to the VRRP group (224.0.0.18 / ff02::12): the socket is bound to the group
+    /// address and joins it.
+    Group,
+    /// Unicast adverts to this host from anyone (keepalived's unicast mode). Adverts of
+    /// configured peers also arrive on their own [`ReceiveScope::From`] sockets.
+    Unicast,
+    /// Unicast adverts from one peer only: the socket is connected to it, so the kernel
+    /// gives it nothing else (raw sockets match the connected address against the source).
+    From(IpAddr),
+}
+
 /// Receives VRRP packets on one interface for one family.
 #[derive(Debug)]
 pub struct VrrpReceiver {
@@ -90,27 +108,74 @@ pub struct VrrpReceiver {
 }
 
 impl VrrpReceiver {
-    /// Opens a receive socket on interface `ifname` (index `ifindex`) and joins the VRRP
-    /// multicast group there. Needs CAP_NET_RAW.
+    /// Opens a receive socket for the VRRP group on interface `ifname` (index `ifindex`) and
+    /// joins the group there. Needs CAP_NET_RAW.
     pub fn open(family: AddressFamily, ifname: &str, ifindex: u32) -> io::Result<Self> {
+        Self::open_scoped(family, ifname, ifindex, ReceiveScope::Group)
+    }
+
+    /// Opens a receive socket on interface `ifname` (index `ifindex`) that hears `scope`.
+    /// Needs CAP_NET_RAW.
+    pub fn open_scoped(
+        family: AddressFamily,
+        ifname: &str,
+        ifindex: u32,
+        scope: ReceiveScope,
+    ) -> io::Result<Self> {
         let socket = raw_socket(family)?;
         socket.bind_device(Some(ifname.as_bytes()))?;
         match family {
             AddressFamily::Ipv4 => {
                 // Hear only the groups this socket joined, not every group joined on the host.
                 socket.set_multicast_all_v4(false)?;
-                socket.join_multicast_v4_n(
-                    &MULTICAST_V4,
-                    &socket2::InterfaceIndexOrAddress::Index(ifindex),
-                )?;
+                if scope == ReceiveScope::Group {
+                    // Bound to the group: unicast packets (a flood at our own address, say)
+                    // go to other sockets.
+                    socket.bind(&SockAddr::from(SocketAddr::from((MULTICAST_V4, 0))))?;
+                    socket.join_multicast_v4_n(
+                        &MULTICAST_V4,
+                        &socket2::InterfaceIndexOrAddress::Index(ifindex),
+                    )?;
+                }
             }
             AddressFamily::Ipv6 => {
                 socket.set_multicast_all_v6(false)?;
-                socket.join_multicast_v6(&MULTICAST_V6, ifindex)?;
+                if scope == ReceiveScope::Group {
+                    socket.bind(&SockAddr::from(SocketAddrV6::new(
+                        MULTICAST_V6,
+                        0,
+                        0,
+                        ifindex,
+                    )))?;
+                    socket.join_multicast_v6(&MULTICAST_V6, ifindex)?;
+                }
                 // RFC 9568 §7.1: the hop limit must be checked; ask for it with each packet.
                 socket.set_recv_hoplimit_v6(true)?;
                 set_recv_pktinfo_v6(&socket)?;
             }
+        }
+        if let ReceiveScope::From(peer) = scope {
+            let addr = match peer {
+                IpAddr::V4(v4) => SockAddr::from(SocketAddr::from((v4, 0))),
+                IpAddr::V6(v6) => {
+                    let scope_id = if vrrp_packet::ip::is_ipv6_link_local(&v6) {
+                        ifindex
+                    } else {
+                        0
+                    };
+                    SockAddr::from(SocketAddrV6::new(v6, 0, 0, scope_id))
+                }
+            };
+            socket.connect(&addr)?;
+        }
+        // A burst of forged packets must not push out the real master's adverts while the
+        // loop is busy: a deep queue (about 5000 adverts; 50 ms of a 10^5/s flood). The
+        // forced form passes net.core.rmem_max with CAP_NET_ADMIN; without it the kernel's
+        // limit applies.
+        if rustix::net::sockopt::set_socket_recv_buffer_size_force(&socket, RECV_QUEUE_BYTES)
+            .is_err()
+        {
+            let _ = socket.set_recv_buffer_size(RECV_QUEUE_BYTES);
         }
         Ok(VrrpReceiver {
             fd: register(socket, Interest::READABLE)?,

@@ -136,6 +136,11 @@ impl<'l> Daemon<'l> {
             .to_owned()
     }
 
+    /// The time of the first instance's last transition, ms since the Unix epoch.
+    pub fn last_transition_ms(&self) -> Option<u64> {
+        self.status()["instances"][0]["last_transition"]["at_unix_ms"].as_u64()
+    }
+
     /// A counter of the first instance.
     pub fn counter(&self, name: &str) -> u64 {
         self.status()["instances"][0]["counters"][name]
@@ -165,6 +170,16 @@ pub fn holders(lab: &Lab, vip: IpAddr) -> Vec<usize> {
         .filter(|h| h.has_address(vip).unwrap_or(false))
         .map(|h| h.number())
         .collect()
+}
+
+/// Master_Down_Interval of a v3 backup: 3 × interval + Skew_Time (RFC 9568 §6.1).
+pub fn master_down(priority: u8, interval: Duration) -> Duration {
+    3 * interval + skew(priority, interval)
+}
+
+/// Skew_Time of a v3 backup: (256 − priority) × interval / 256 (RFC 9568 §6.1).
+pub fn skew(priority: u8, interval: Duration) -> Duration {
+    interval * (256 - u32::from(priority)) / 256
 }
 
 /// A v3 instance config for a lab host.
@@ -209,6 +224,65 @@ pub fn start_backend(host: &Host, label: &str) -> ChildGuard {
         child.log()
     );
     child
+}
+
+/// Now, in ms since the Unix epoch (the clock of status timestamps).
+pub fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+/// `ip -ts monitor OBJECTS...` running in a host, with every line's timestamp.
+pub struct IpMonitor {
+    child: ChildGuard,
+}
+
+impl IpMonitor {
+    /// Starts `ip -ts monitor` for `objects` (`neigh`, `address`, `link` ...) in `host`.
+    pub fn start(host: &Host, objects: &[&str]) -> IpMonitor {
+        let mut argv = vec!["env", "TZ=UTC", "ip", "-ts", "monitor"];
+        argv.extend_from_slice(objects);
+        let child = host.spawn(&argv).unwrap();
+        // `ip monitor` prints nothing when it is ready: give it a moment to subscribe.
+        std::thread::sleep(Duration::from_millis(100));
+        IpMonitor { child }
+    }
+
+    /// Every event so far: (time in µs since the Unix epoch, the rest of the line).
+    pub fn events(&self) -> Vec<(u64, String)> {
+        self.child
+            .log()
+            .lines()
+            .filter_map(|l| {
+                let rest = l.strip_prefix('[')?;
+                let (ts, line) = rest.split_once("] ")?;
+                Some((parse_utc_us(ts)?, line.to_owned()))
+            })
+            .collect()
+    }
+}
+
+/// `2026-01-02T03:04:05.678901` (UTC) → µs since the Unix epoch.
+pub fn parse_utc_us(ts: &str) -> Option<u64> {
+    let (date, time) = ts.split_once('T')?;
+    let mut d = date.split('-').map(|x| x.parse::<i64>().ok());
+    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
+    let (hms, frac) = time.split_once('.').unwrap_or((time, "0"));
+    let mut t = hms.split(':').map(|x| x.parse::<i64>().ok());
+    let (hh, mm, ss) = (t.next()??, t.next()??, t.next()??);
+    let micros: i64 = format!("{frac:0<6}")[..6].parse().ok()?;
+    // Days from the civil date (H. Hinnant's algorithm).
+    let yy = if m <= 2 { y - 1 } else { y };
+    let era = if yy >= 0 { yy } else { yy - 399 } / 400;
+    let yoe = yy - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = days * 86_400 + hh * 3600 + mm * 60 + ss;
+    u64::try_from(secs * 1_000_000 + micros).ok()
 }
 
 impl Daemon<'_> {
