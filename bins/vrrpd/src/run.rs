@@ -28,7 +28,16 @@ pub(crate) struct Args {
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     init_logging();
-    let loaded = match LoadedConfig::from_file(&args.config) {
+    // Only a file that no one but root and vrrpd's own user can change (it decides which
+    // commands run): docs/security.md.
+    let text = match vrrp_runtime::trusted::read_config(&args.config) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("vrrpd: {e}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let loaded = match LoadedConfig::parse(&args.config.display().to_string(), &text) {
         Ok(l) => l,
         Err(e) => {
             eprintln!("{e}");
@@ -54,10 +63,19 @@ async fn daemon(
     socket: PathBuf,
     config_path: PathBuf,
 ) -> anyhow::Result<ExitCode> {
+    // The socket's path is checked before the network is touched; it is bound once the
+    // runtime is up, so that its appearing means the daemon answers.
+    control::check(&socket).await?;
     let netlink = vrrp_netlink::RtNetlink::new().context("opening rtnetlink")?;
-    let handle = vrrp_runtime::start(loaded.config, netlink)
-        .await
-        .context("starting")?;
+    // Once the sockets are open, only CAP_NET_ADMIN and CAP_NET_RAW are kept (plus CAP_SETUID
+    // and CAP_SETGID when scripts switch user): the runtime logs what it kept.
+    let handle = vrrp_runtime::start_with(
+        loaded.config,
+        netlink,
+        vrrp_runtime::StartOptions::dropping_privileges(),
+    )
+    .await
+    .context("starting")?;
     let (control_tx, mut control_rx) = mpsc::channel(4);
     let _control = match control::serve(&socket, handle.clone(), control_tx).await {
         Ok(c) => Some(c),

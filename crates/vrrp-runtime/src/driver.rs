@@ -23,6 +23,7 @@ use crate::clock::{self, WallClock};
 use crate::convert;
 use crate::error::RuntimeError;
 use crate::notify::{Notifier, NotifyState, Subject};
+use crate::privilege::PrivilegePlan;
 use crate::socket::{RECV_BUFFER_LEN, VrrpReceiver, VrrpSender};
 use crate::status::{InstanceStatus, ProbeView, Status, Transition};
 use crate::{StateEvent, StateEventKind};
@@ -117,6 +118,7 @@ impl<N: NetlinkOps + 'static> Driver<N> {
         netlink: N,
         events: broadcast::Sender<StateEvent>,
         requests: mpsc::Receiver<Request>,
+        privileges: Option<PrivilegePlan>,
     ) -> Result<(Self, Channels), RuntimeError> {
         let netlink = Arc::new(netlink);
         let (probes, probe_events) = ProbeRunner::new();
@@ -134,7 +136,7 @@ impl<N: NetlinkOps + 'static> Driver<N> {
             events,
             rx_tasks: Vec::new(),
         };
-        match driver.build(&config).await {
+        match driver.build(&config, privileges.as_ref()).await {
             Ok(channels) => {
                 let (packets, requests_rx) = channels;
                 let net_events = match netlink.subscribe().await {
@@ -165,6 +167,7 @@ impl<N: NetlinkOps + 'static> Driver<N> {
     async fn build(
         &mut self,
         config: &Config,
+        privileges: Option<&PrivilegePlan>,
     ) -> Result<(mpsc::Receiver<RxPacket>, Option<mpsc::Receiver<Request>>), RuntimeError> {
         let (packet_tx, packet_rx) = mpsc::channel(1024);
         let mut senders: BTreeMap<(u32, IpAddr), Arc<VrrpSender>> = BTreeMap::new();
@@ -362,6 +365,15 @@ impl<N: NetlinkOps + 'static> Driver<N> {
                 ),
                 notified: None,
             });
+        }
+
+        // Every socket is open and every VMAC made: from here on only CAP_NET_ADMIN and
+        // CAP_NET_RAW (and the scripts' user switch) are needed. Dropped before the probes
+        // start: the first process probe starts a blocking thread, which would keep whatever
+        // the process holds at that moment.
+        if let Some(plan) = privileges {
+            let dropped = plan.apply()?;
+            log_dropped(plan, &dropped);
         }
 
         // Probes: start every configured probe; each instance tracks its own.
@@ -834,6 +846,25 @@ impl<N: NetlinkOps + 'static> Driver<N> {
             instances,
             counters: convert::counters(self.node.stats()),
         }
+    }
+}
+
+fn log_dropped(plan: &PrivilegePlan, dropped: &crate::privilege::Dropped) {
+    match &plan.user_switch {
+        Some(switch) => tracing::info!(
+            kept = %dropped.kept,
+            script_user = %switch.user,
+            uid = switch.uid,
+            scripts = %switch.scripts.join(", "),
+            "privileges dropped: CAP_SETUID and CAP_SETGID kept because scripts run as script_user, another user than vrrpd's"
+        ),
+        None => tracing::info!(kept = %dropped.kept, "privileges dropped"),
+    }
+    if !dropped.bounding_reduced {
+        tracing::warn!(
+            bounding = %dropped.bounding,
+            "the capability bounding set could not be reduced (no CAP_SETPCAP): limit it in the service unit (CapabilityBoundingSet=)"
+        );
     }
 }
 

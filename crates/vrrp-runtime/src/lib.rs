@@ -14,6 +14,13 @@
 //! - At start, a VIP of ours left on an interface by a crash is removed (becoming master adds
 //!   it back); at stop, everything we added is removed (VIPs, VMACs, sysctls).
 //!
+//! - Least privilege ([`privilege`], opt-in through [`start_with`]): once the sockets are open
+//!   and before any probe or script runs, only CAP_NET_ADMIN and CAP_NET_RAW are kept (plus
+//!   CAP_SETUID and CAP_SETGID when scripts switch user); `vrrpd run` does this.
+//! - The control socket's request line ([`control`]), parsed without IO so it can be fuzzed.
+//! - Files the daemon trusts ([`trusted`]): the config and the status socket are refused when
+//!   a user other than root or the daemon's own could change them.
+//!
 //! Embedding: [`start`] returns a [`RuntimeHandle`] with [`status`](RuntimeHandle::status),
 //! a stream of state changes ([`subscribe`](RuntimeHandle::subscribe)),
 //! [`set_priority_offset`](RuntimeHandle::set_priority_offset) /
@@ -47,12 +54,15 @@
 
 mod announce;
 mod clock;
+pub mod control;
 mod convert;
 mod driver;
 mod error;
 mod notify;
+pub mod privilege;
 pub mod socket;
 mod status;
+pub mod trusted;
 
 use tokio::sync::{broadcast, mpsc, oneshot};
 use vrrp_config::Config;
@@ -103,13 +113,52 @@ pub struct RuntimeHandle {
 /// Sets up every instance of `config` (interfaces, source addresses, VMACs, sockets, probes),
 /// starts the routers, and runs the event loop on a tokio task. Needs CAP_NET_ADMIN and
 /// CAP_NET_RAW. Fails without leaving anything behind if an instance cannot be set up.
+/// Keeps the process's capabilities; [`start_with`] can drop them.
 pub async fn start<N: NetlinkOps + 'static>(
     config: Config,
     netlink: N,
 ) -> Result<RuntimeHandle, RuntimeError> {
+    start_with(config, netlink, StartOptions::default()).await
+}
+
+/// How [`start_with`] starts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StartOptions {
+    /// Drop every capability the runtime no longer needs once its sockets are open, before
+    /// any probe or script runs ([`privilege::PrivilegePlan`]). The whole process is
+    /// affected, so only for a process that is all daemon and has no other thread yet (a
+    /// current-thread tokio runtime started before any `spawn_blocking`): `vrrpd run`.
+    /// Starting fails, before anything is set up, when a kept capability is missing.
+    pub drop_privileges: bool,
+}
+
+impl StartOptions {
+    /// Options that drop privileges (see [`StartOptions::drop_privileges`]).
+    pub fn dropping_privileges() -> Self {
+        StartOptions {
+            drop_privileges: true,
+        }
+    }
+}
+
+/// [`start`] with options.
+pub async fn start_with<N: NetlinkOps + 'static>(
+    config: Config,
+    netlink: N,
+    options: StartOptions,
+) -> Result<RuntimeHandle, RuntimeError> {
+    let privileges = if options.drop_privileges {
+        let plan = privilege::PrivilegePlan::for_config(&config)?;
+        plan.check_available()?;
+        Some(plan)
+    } else {
+        None
+    };
     let (events, _) = broadcast::channel(256);
     let (req_tx, req_rx) = mpsc::channel(64);
-    let (driver, channels) = Driver::setup(config, netlink, events.clone(), req_rx).await?;
+    let (driver, channels) =
+        Driver::setup(config, netlink, events.clone(), req_rx, privileges).await?;
     let (done_tx, done_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         driver.run(channels).await;
