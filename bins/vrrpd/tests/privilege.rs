@@ -6,6 +6,8 @@
 //!   in its log, and the scripts run as `nobody` with no capability and a clean environment;
 //! - as a non-root user with ambient capabilities (what the systemd unit does) it elects,
 //!   moves the VIP, makes and removes a VMAC and restores the sysctls it changed;
+//! - without CAP_SYS_PTRACE, process probes still count only processes in the daemon's own
+//!   network namespace;
 //! - a config or a status socket that someone else could change is refused, with the fix.
 //!
 //! Each test builds its own lab and tears it down on drop, also on failure.
@@ -20,7 +22,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::time::Duration;
 
-use support::{Daemon, holders, instance, vrrpd, wait_until};
+use support::{Daemon, holders, instance, start_backend, vrrpd, wait_until};
 use vrrp_lab::{Lab, require_root};
 use vrrp_runtime::privilege::{Capabilities, ThreadCapabilities};
 
@@ -281,6 +283,65 @@ fn as_a_non_root_user_with_ambient_capabilities_it_elects_moves_the_vip_and_clea
     assert!(
         !log.contains("could not") && !log.contains("ERROR"),
         "the unprivileged daemon failed something:\n{log}"
+    );
+}
+
+#[test]
+fn without_ptrace_rights_process_probes_still_count_only_their_own_namespace() {
+    if !require_root() {
+        return;
+    }
+    // A daemon that dropped its capabilities may not read /proc/PID/ns/net of a root process
+    // with more capabilities (an Nginx master, here the lab's stand-in); it tells namespaces
+    // apart by /proc/PID/net/dev instead. Only the process probe decides here: if host 2's
+    // "nginx" counted for host 1, killing host 1's would change nothing.
+    let lab = Lab::new(2).unwrap();
+    let (h1, h2) = (lab.host(1).unwrap(), lab.host(2).unwrap());
+    let backend1 = start_backend(h1, "nginx-01");
+    let _backend2 = start_backend(h2, "nginx-02");
+    let probe = "[probe.nginx]\nkind = \"process\"\nprocess = \"nginx\"\ninterval = \"100ms\"\n";
+    let track = "track = [\"nginx\"]";
+    let d1 = Daemon::start(
+        &lab,
+        h1,
+        &format!(
+            "{probe}{}",
+            instance(51, 150, "100ms", "192.0.2.100/24", track)
+        ),
+    );
+    let d2 = Daemon::start(
+        &lab,
+        h2,
+        &format!(
+            "{probe}{}",
+            instance(51, 100, "100ms", "192.0.2.100/24", track)
+        ),
+    );
+    wait_state(&d1, "MASTER");
+    wait_state(&d2, "BACKUP");
+    assert_eq!(threads_of(d1.child.pid()).effective, net());
+    let backend_pid = backend1.pid();
+    let denied = h1
+        .output(&[
+            "setpriv",
+            "--inh-caps=-all",
+            "--bounding-set=-all,+net_admin,+net_raw",
+            "readlink",
+            &format!("/proc/{backend_pid}/ns/net"),
+        ])
+        .unwrap();
+    assert!(
+        !denied.status.success(),
+        "control: with vrrpd's capabilities the ns/net link of a root process is unreadable"
+    );
+
+    backend1.kill().unwrap();
+    wait_state(&d1, "FAULT");
+    assert!(
+        wait_until(Duration::from_secs(3), || holders(&lab, ip(VIP)) == vec![2]),
+        "host 2 should hold the VIP: {:?}\n{}",
+        holders(&lab, ip(VIP)),
+        d1.child.log()
     );
 }
 
