@@ -5,7 +5,8 @@
 //! - with scripts that run as another user it also keeps CAP_SETUID and CAP_SETGID, says why
 //!   in its log, and the scripts run as `nobody` with no capability and a clean environment;
 //! - as a non-root user with ambient capabilities (what the systemd unit does) it elects,
-//!   moves the VIP, makes and removes a VMAC and restores the sysctls it changed;
+//!   moves the VIP, makes and removes a VMAC and restores the sysctls it changed; without
+//!   CAP_SETUID it refuses scripts that switch user before it touches anything;
 //! - without CAP_SYS_PTRACE, process probes still count only processes in the daemon's own
 //!   network namespace;
 //! - a config or a status socket that someone else could change is refused, with the fix.
@@ -284,6 +285,64 @@ fn as_a_non_root_user_with_ambient_capabilities_it_elects_moves_the_vip_and_clea
         !log.contains("could not") && !log.contains("ERROR"),
         "the unprivileged daemon failed something:\n{log}"
     );
+}
+
+#[test]
+fn a_non_root_daemon_without_setuid_refuses_scripts_that_switch_user_before_touching_anything() {
+    if !require_root() {
+        return;
+    }
+    let lab = Lab::new(1).unwrap();
+    let h1 = lab.host(1).unwrap();
+    let config = lab.dir().join("scripts.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[probe.chk]\nkind = \"exec\"\ncommand = [\"/bin/true\"]\n{}",
+            instance(
+                51,
+                100,
+                "100ms",
+                "192.0.2.100/24",
+                "track = [\"chk\"]\nuse_vmac = true"
+            )
+        ),
+    )
+    .unwrap();
+    let run = lab.dir().join("run-refuse");
+    std::fs::create_dir(&run).unwrap();
+    std::os::unix::fs::chown(&run, Some(DAEMON_UID), Some(DAEMON_UID)).unwrap();
+    let (reuid, regid) = (
+        format!("--reuid={DAEMON_UID}"),
+        format!("--regid={DAEMON_UID}"),
+    );
+    let out = h1
+        .output(&[
+            "setpriv",
+            &reuid,
+            &regid,
+            "--clear-groups",
+            "--inh-caps=-all,+net_admin,+net_raw",
+            "--ambient-caps=-all,+net_admin,+net_raw",
+            vrrpd(),
+            "run",
+            "--config",
+            config.to_str().unwrap(),
+            "--socket",
+            run.join("vrrpd.sock").to_str().unwrap(),
+        ])
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "vrrpd (uid {DAEMON_UID}) lacks CAP_SETGID CAP_SETUID, which it needs to run probe chk as script_user \"nobody\" (uid 65534) (or set script_user to vrrpd's own user)"
+        )),
+        "{stderr}"
+    );
+    // Refused before the setup: no VMAC was made.
+    let links = h1.run(&["ip", "-o", "link"]).unwrap();
+    assert!(!links.contains("vrrp"), "{links}");
 }
 
 #[test]

@@ -118,7 +118,7 @@ impl<N: NetlinkOps + 'static> Driver<N> {
         netlink: N,
         events: broadcast::Sender<StateEvent>,
         requests: mpsc::Receiver<Request>,
-        privileges: Option<PrivilegePlan>,
+        privileges: Option<&PrivilegePlan>,
     ) -> Result<(Self, Channels), RuntimeError> {
         let netlink = Arc::new(netlink);
         let (probes, probe_events) = ProbeRunner::new();
@@ -136,7 +136,7 @@ impl<N: NetlinkOps + 'static> Driver<N> {
             events,
             rx_tasks: Vec::new(),
         };
-        match driver.build(&config, privileges.as_ref()).await {
+        match driver.build(&config, privileges).await {
             Ok(channels) => {
                 let (packets, requests_rx) = channels;
                 let net_events = match netlink.subscribe().await {

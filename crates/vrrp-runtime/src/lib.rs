@@ -108,6 +108,7 @@ pub struct RuntimeHandle {
     requests: mpsc::Sender<Request>,
     events: broadcast::Sender<StateEvent>,
     done: tokio::sync::watch::Receiver<bool>,
+    privileges: Option<std::sync::Arc<privilege::PrivilegePlan>>,
 }
 
 /// Sets up every instance of `config` (interfaces, source addresses, VMACs, sockets, probes),
@@ -158,7 +159,7 @@ pub async fn start_with<N: NetlinkOps + 'static>(
     let (events, _) = broadcast::channel(256);
     let (req_tx, req_rx) = mpsc::channel(64);
     let (driver, channels) =
-        Driver::setup(config, netlink, events.clone(), req_rx, privileges).await?;
+        Driver::setup(config, netlink, events.clone(), req_rx, privileges.as_ref()).await?;
     let (done_tx, done_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         driver.run(channels).await;
@@ -168,6 +169,7 @@ pub async fn start_with<N: NetlinkOps + 'static>(
         requests: req_tx,
         events,
         done: done_rx,
+        privileges: privileges.map(std::sync::Arc::new),
     })
 }
 
@@ -182,6 +184,14 @@ impl RuntimeHandle {
             .await
             .map_err(|_| RuntimeError::Stopped)?;
         rx.await.map_err(|_| RuntimeError::Stopped)
+    }
+
+    /// The privileges the runtime dropped to, when it was started with
+    /// [`StartOptions::drop_privileges`]. A reload must check the new configuration against
+    /// it: `applied.covers(&PrivilegePlan::for_config(&new)?)` refuses a configuration that
+    /// needs a capability given up at start (the first script that switches user).
+    pub fn privileges(&self) -> Option<&privilege::PrivilegePlan> {
+        self.privileges.as_deref()
     }
 
     /// A snapshot of every instance (what `vrrpd status` prints).
