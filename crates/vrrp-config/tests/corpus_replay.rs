@@ -62,3 +62,32 @@ fn the_seeds_are_accepted_configs() {
             .unwrap_or_else(|e| panic!("{seed}: {e}"));
     }
 }
+
+#[test]
+fn deep_nesting_never_overflows_the_stack() {
+    // Runs on a test thread (2 MiB of stack, debug build): the keepalived block parser once
+    // recursed once per `{` and overflowed here with 2,000 levels.
+    let n = 100_000;
+    for toml in [
+        format!("a = {}{}\n", "[".repeat(n), "]".repeat(n)),
+        format!("a = {}1{}\n", "{b = ".repeat(n), "}".repeat(n)),
+        format!("{} = 1\n", vec!["x"; n].join(".")),
+        format!("[{}]\n", vec!["x"; n].join(".")),
+    ] {
+        fuzzing::config_parse(toml.as_bytes()).unwrap();
+        assert!(vrrp_config::LoadedConfig::parse("deep.toml", &toml).is_err());
+    }
+    let conf = "vrrp_instance V {\n".repeat(n) + &"}\n".repeat(n);
+    fuzzing::keepalived_import(conf.as_bytes()).unwrap();
+    let err = vrrp_config::keepalived::import(
+        "keepalived.conf",
+        &conf,
+        &vrrp_config::keepalived::MemoryLoader::default(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("keepalived.conf:65:"), "{err}");
+    assert!(
+        err.to_string().contains("blocks nested deeper than 64"),
+        "{err}"
+    );
+}
