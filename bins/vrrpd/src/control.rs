@@ -2,8 +2,10 @@
 //! `vrrpd reload` talk to a running daemon, one request line and one JSON reply line per
 //! connection.
 //!
-//! Requests: `status` → the [`vrrp_runtime::Status`] JSON; `reload` → `{"ok": bool,
-//! "message": "..."}`. Anything else → `{"ok": false, "message": "unknown request ..."}`.
+//! Requests (parsed by [`vrrp_runtime::control::parse_request`], which the `control_request`
+//! fuzz target exercises): `status` → the [`vrrp_runtime::Status`] JSON; `reload` →
+//! `{"ok": bool, "message": "..."}`. Anything else → `{"ok": false, "message": "unknown
+//! request ..."}`. The socket's path is checked first ([`vrrp_runtime::trusted`]).
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -14,9 +16,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::mpsc;
 use vrrp_runtime::RuntimeHandle;
-
-/// Longest request line we read.
-const MAX_REQUEST: u64 = 256;
+use vrrp_runtime::control::{self as protocol, MAX_REQUEST_LEN};
 
 /// What the daemon's main loop must do for a request it cannot answer by itself.
 #[derive(Debug)]
@@ -36,9 +36,23 @@ impl Drop for ControlSocket {
     }
 }
 
-/// Binds the control socket at `path` and serves it on a task. The directory is created
-/// (mode 0700) if missing; a stale socket file (no daemon answering) is replaced, a live one
-/// is an error: two daemons must not share it.
+/// Checks the socket's path before anything is set up: its directories and an existing file
+/// there must be root's or vrrpd's own user's, and no other daemon may be answering on it.
+pub(crate) async fn check(path: &Path) -> anyhow::Result<()> {
+    let exists = vrrp_runtime::trusted::check_socket_path(path)?;
+    if exists && UnixStream::connect(path).await.is_ok() {
+        bail!(
+            "{} is in use by another running vrrpd; give this one its own --socket",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+/// Binds the control socket at `path` (mode 0600 from the start) and serves it on a task. The
+/// directory is created (mode 0700) if missing; a stale socket (no daemon answering) is
+/// replaced, a live one is an error: two daemons must not share it. The path is checked
+/// again as in [`check`].
 pub(crate) async fn serve(
     path: &Path,
     handle: RuntimeHandle,
@@ -51,17 +65,18 @@ pub(crate) async fn serve(
                 .with_context(|| format!("setting the mode of {}", dir.display()))?;
         }
     }
+    check(path).await?;
     if path.exists() {
-        if UnixStream::connect(path).await.is_ok() {
-            bail!(
-                "{} is in use by another running vrrpd; give this one its own --socket",
-                path.display()
-            );
-        }
         std::fs::remove_file(path).with_context(|| format!("removing stale {}", path.display()))?;
     }
-    let listener =
-        UnixListener::bind(path).with_context(|| format!("binding {}", path.display()))?;
+    // The socket is created with mode 0600: no window in which others could connect.
+    let old = rustix::process::umask(rustix::fs::Mode::from_bits_truncate(0o177));
+    let bound = UnixListener::bind(path);
+    rustix::process::umask(old);
+    let listener = bound.with_context(|| format!("binding {}", path.display()))?;
+    let socket = ControlSocket {
+        path: path.to_owned(),
+    };
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
         .with_context(|| format!("setting the mode of {}", path.display()))?;
     tokio::spawn(async move {
@@ -79,9 +94,7 @@ pub(crate) async fn serve(
             });
         }
     });
-    Ok(ControlSocket {
-        path: path.to_owned(),
-    })
+    Ok(socket)
 }
 
 async fn answer(
@@ -90,13 +103,13 @@ async fn answer(
     requests: mpsc::Sender<ControlRequest>,
 ) -> anyhow::Result<()> {
     let (read, mut write) = stream.into_split();
-    let mut line = String::new();
-    BufReader::new(read.take(MAX_REQUEST))
-        .read_line(&mut line)
+    let mut line = Vec::new();
+    BufReader::new(read.take(MAX_REQUEST_LEN as u64))
+        .read_until(b'\n', &mut line)
         .await?;
-    let reply = match line.trim() {
-        "status" => serde_json::to_string(&handle.status().await?)?,
-        "reload" => {
+    let reply = match protocol::parse_request(&line) {
+        Ok(protocol::ControlRequest::Status) => serde_json::to_string(&handle.status().await?)?,
+        Ok(protocol::ControlRequest::Reload) => {
             let (tx, rx) = tokio::sync::oneshot::channel();
             let outcome = match requests.send(ControlRequest::Reload(tx)).await {
                 Ok(()) => rx
@@ -109,8 +122,12 @@ async fn answer(
                 Err(message) => serde_json::json!({"ok": false, "message": message}).to_string(),
             }
         }
-        other => serde_json::json!({"ok": false, "message": format!("unknown request {other:?}")})
-            .to_string(),
+        // Requests added to the protocol later are refused until this daemon knows them.
+        Ok(other) => {
+            serde_json::json!({"ok": false, "message": format!("request {other} is not served here")})
+                .to_string()
+        }
+        Err(e) => serde_json::json!({"ok": false, "message": e.to_string()}).to_string(),
     };
     write.write_all(reply.as_bytes()).await?;
     write.write_all(b"\n").await?;

@@ -35,7 +35,16 @@ pub(crate) struct Args {
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     init_logging();
-    let loaded = match LoadedConfig::from_file(&args.config) {
+    // Only a file that no one but root and vrrpd's own user can change (it decides which
+    // commands run): docs/security.md.
+    let text = match vrrp_runtime::trusted::read_config(&args.config) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("vrrpd: {e}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let loaded = match LoadedConfig::parse(&args.config.display().to_string(), &text) {
         Ok(l) => l,
         Err(e) => {
             eprintln!("{e}");
@@ -72,13 +81,18 @@ async fn daemon(
     let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
     let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
     let mut hup = signal(SignalKind::hangup()).context("SIGHUP handler")?;
+    // The socket's path is checked before the network is touched; it is bound once the
+    // runtime is up, so that its appearing means the daemon answers.
+    control::check(&socket).await?;
     // The metrics port first: a port in use fails the start before any network change.
     let metrics_listener = match loaded.config.global.metrics {
         Some(addr) => Some(MetricsServer::bind(addr).await?),
         None => None,
     };
     let netlink = vrrp_netlink::RtNetlink::new().context("opening rtnetlink")?;
-    let mut options = StartOptions::new();
+    // Once running, only CAP_NET_ADMIN and CAP_NET_RAW are kept (plus CAP_SETUID and
+    // CAP_SETGID when scripts switch user): the runtime logs what it kept.
+    let mut options = StartOptions::dropping_privileges();
     if let Some(period) = systemd::watchdog_period() {
         tracing::info!(
             period_ms = period.as_millis() as u64,
@@ -169,8 +183,11 @@ async fn reload(running: &mut Running, handle: &RuntimeHandle) -> Result<String,
 
 async fn reload_config(running: &mut Running, handle: &RuntimeHandle) -> Result<String, String> {
     let refused = |why: String| format!("reload refused, nothing changed:\n{why}");
-    let loaded =
-        LoadedConfig::from_file(&running.config_path).map_err(|e| refused(e.to_string()))?;
+    // The same trust rules as at start: a file others can change is refused.
+    let text = vrrp_runtime::trusted::read_config(&running.config_path)
+        .map_err(|e| refused(e.to_string()))?;
+    let loaded = LoadedConfig::parse(&running.config_path.display().to_string(), &text)
+        .map_err(|e| refused(e.to_string()))?;
     for w in loaded.warnings(None) {
         tracing::warn!("{w}");
     }

@@ -16,7 +16,9 @@ pub enum Severity {
 ///
 /// `Display` prints `FILE:LINE:COL: message` for errors and
 /// `FILE:LINE:COL: warning: message` for warnings (lines and columns from 1, columns in
-/// characters).
+/// characters), always on one line: control characters in the file name or the message (a
+/// newline in a path quoted from the config, say) are printed escaped (`\n`), so a config
+/// cannot forge extra diagnostic lines or terminal escapes.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Diagnostic {
     /// Error or warning.
@@ -38,13 +40,26 @@ impl Diagnostic {
     }
 }
 
+/// Writes `text` with every control character escaped (`\n`, `\u{1b}`).
+pub(crate) fn write_one_line(f: &mut fmt::Formatter<'_>, text: &str) -> fmt::Result {
+    for c in text.chars() {
+        if c.is_control() {
+            write!(f, "{}", c.escape_debug())?;
+        } else {
+            f.write_fmt(format_args!("{c}"))?;
+        }
+    }
+    Ok(())
+}
+
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: ", self.file, self.line, self.column)?;
+        write_one_line(f, &self.file)?;
+        write!(f, ":{}:{}: ", self.line, self.column)?;
         if self.severity == Severity::Warning {
             f.write_str("warning: ")?;
         }
-        f.write_str(&self.message)
+        write_one_line(f, &self.message)
     }
 }
 
@@ -143,6 +158,25 @@ mod tests {
         // inside the two-byte character: clamped to its start
         assert_eq!(src.line_col(4), (2, 1));
         assert_eq!(src.line_col(1000), (3, 1));
+    }
+
+    #[test]
+    fn a_diagnostic_is_always_one_line() {
+        // Found by the keepalived_import fuzz target: a script path with a newline, quoted in
+        // a warning, split it in two lines.
+        let src = SourceFile::new("a\n.toml", "x = 1\n");
+        let w = src.diagnostic(
+            Severity::Warning,
+            &(0..1),
+            "/etc/kx {\n    script /etc/x\u{1b}[2J does not exist on this host",
+        );
+        assert_eq!(
+            w.to_string(),
+            "a\\n.toml:1:1: warning: /etc/kx {\\n    script /etc/x\\u{1b}[2J does not exist on this host"
+        );
+        // A tab is a control character too; quotes, backslashes and letters stay as they are.
+        let e = src.diagnostic(Severity::Error, &(0..1), "tab\there \"é\" \\ ok");
+        assert_eq!(e.to_string(), "a\\n.toml:1:1: tab\\there \"é\" \\ ok");
     }
 
     #[test]

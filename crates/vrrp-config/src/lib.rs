@@ -18,6 +18,9 @@
 //! - [`keepalived::import`] reads keepalived.conf and produces our config and TOML
 //!   ([`to_toml`]), listing every directive it could not carry over.
 //!
+//! - [`fuzzing`] holds the properties the fuzz targets check (`config_parse`,
+//!   `keepalived_import`), shared with the corpus replay in `cargo test`.
+//!
 //! The file reading helpers ([`LoadedConfig::from_file`], [`keepalived::import_file`]) are
 //! thin wrappers; everything else works on strings.
 //!
@@ -63,6 +66,7 @@
 mod cluster;
 mod diag;
 mod duration;
+pub mod fuzzing;
 pub mod keepalived;
 mod lint;
 mod parse;

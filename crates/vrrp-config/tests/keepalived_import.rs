@@ -497,3 +497,28 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn notes_and_warnings_print_on_one_line_whatever_the_config_quotes() {
+    // Found by the keepalived_import fuzz target: a quoted string that spans lines made a
+    // note (what `vrrpd import-keepalived` prints on stderr) run over several lines, and a
+    // script path with a newline did the same to a check-config warning.
+    let i = imp(
+        "vrrp_instance V {\n interface eth0\n virtual_router_id 9\n frobnicate \"a\nfake.conf:1: `x`: y\"\n virtual_ipaddress {\n  192.0.2.9/24\n }\n}\n",
+    );
+    let note = i
+        .notes
+        .iter()
+        .find(|n| n.directive.starts_with("frobnicate"))
+        .unwrap_or_else(|| panic!("{:#?}", notes(&i)));
+    assert!(
+        note.directive.contains('\n'),
+        "the directive keeps its text"
+    );
+    let shown = note.to_string();
+    assert!(!shown.contains('\n'), "{shown}");
+    assert!(
+        shown.contains("`frobnicate a\\nfake.conf:1: `x`: y`"),
+        "{shown}"
+    );
+}

@@ -32,6 +32,7 @@ use crate::error::RuntimeError;
 use crate::links::{self, LinkRt, RxKey, RxNeed};
 use crate::log_limit::{DISCARD_LOG_BURST, DISCARD_LOG_WINDOW, LogLimiter, Summary};
 use crate::notify::{Notifier, NotifyState, Subject};
+use crate::privilege::PrivilegePlan;
 use crate::reload::{self, Failure, ReloadReport};
 use crate::socket::{RECV_BUFFER_LEN, VrrpReceiver, VrrpSender};
 use crate::status::{InstanceStatus, ProbeView, Status, Transition};
@@ -209,6 +210,7 @@ impl<N: NetlinkOps + 'static> Driver<N> {
         events: broadcast::Sender<StateEvent>,
         requests: mpsc::Receiver<Request>,
         heartbeat: Option<Heartbeat>,
+        privileges: Option<&PrivilegePlan>,
     ) -> Result<(Self, Channels), RuntimeError> {
         let netlink = Arc::new(netlink);
         let (probes, probe_events) = ProbeRunner::new();
@@ -230,6 +232,14 @@ impl<N: NetlinkOps + 'static> Driver<N> {
             packet_tx,
             discard_log: LogLimiter::new(DISCARD_LOG_BURST, DISCARD_LOG_WINDOW),
         };
+        // From here on only CAP_NET_ADMIN and CAP_NET_RAW (and the scripts' user switch) are
+        // needed: opening raw sockets, netlink, the VMAC's net sysctls. Dropped before
+        // anything starts a thread (the first process probe's blocking scan would keep
+        // whatever the process holds at that moment).
+        if let Some(plan) = privileges {
+            let dropped = plan.apply()?;
+            log_dropped(plan, &dropped);
+        }
         match driver.apply(config, true).await {
             Ok(_) => {
                 let net_events = match netlink.subscribe().await {
@@ -1598,6 +1608,25 @@ impl<N: NetlinkOps + 'static> Driver<N> {
             instances,
             counters: convert::counters(self.node.stats()),
         }
+    }
+}
+
+fn log_dropped(plan: &PrivilegePlan, dropped: &crate::privilege::Dropped) {
+    match &plan.user_switch {
+        Some(switch) => tracing::info!(
+            kept = %dropped.kept,
+            script_user = %switch.user,
+            uid = switch.uid,
+            scripts = %switch.scripts.join(", "),
+            "privileges dropped: CAP_SETUID, CAP_SETGID and CAP_KILL kept because scripts run as script_user, another user than vrrpd's"
+        ),
+        None => tracing::info!(kept = %dropped.kept, "privileges dropped"),
+    }
+    if !dropped.bounding_reduced {
+        tracing::warn!(
+            bounding = %dropped.bounding,
+            "the capability bounding set could not be reduced (no CAP_SETPCAP): limit it in the service unit (CapabilityBoundingSet=)"
+        );
     }
 }
 

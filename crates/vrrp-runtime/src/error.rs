@@ -75,6 +75,9 @@ pub enum RuntimeError {
     /// No instance has this name.
     #[error("no instance named {0:?}")]
     UnknownInstance(String),
+    /// Privileges could not be planned, were missing, or could not be dropped.
+    #[error(transparent)]
+    Privilege(#[from] crate::privilege::PrivilegeError),
     /// The runtime has stopped and no longer takes requests.
     #[error("the runtime has stopped")]
     Stopped,

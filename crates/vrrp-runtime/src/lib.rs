@@ -69,15 +69,18 @@
 
 mod announce;
 mod clock;
+pub mod control;
 mod convert;
 mod driver;
 mod error;
 mod links;
 mod log_limit;
 mod notify;
+pub mod privilege;
 mod reload;
 pub mod socket;
 mod status;
+pub mod trusted;
 
 use tokio::sync::{broadcast, mpsc, oneshot};
 use vrrp_config::Config;
@@ -125,6 +128,7 @@ pub struct RuntimeHandle {
     requests: mpsc::Sender<Request>,
     events: broadcast::Sender<StateEvent>,
     done: tokio::sync::watch::Receiver<bool>,
+    privileges: Option<std::sync::Arc<privilege::PrivilegePlan>>,
 }
 
 /// Builds a runtime from configuration values, for embedders that do not read a TOML file.
@@ -204,12 +208,30 @@ impl Builder {
 pub struct StartOptions {
     /// A callback the event loop calls periodically (see [`Heartbeat`]).
     pub heartbeat: Option<Heartbeat>,
+    /// Drop every capability the runtime does not need once it runs, before any probe or
+    /// script starts ([`privilege::PrivilegePlan`]): CAP_NET_ADMIN and CAP_NET_RAW are kept,
+    /// plus CAP_SETUID, CAP_SETGID and CAP_KILL when scripts switch user. The whole process is
+    /// affected, so only for a process that is all daemon and has no other thread yet (a
+    /// current-thread tokio runtime started before any `spawn_blocking`): `vrrpd run`.
+    /// Starting fails, before anything is set up, when a kept capability is missing.
+    pub drop_privileges: bool,
 }
 
 impl StartOptions {
     /// No options: what [`start`] uses.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Options that drop privileges (see [`StartOptions::drop_privileges`]).
+    pub fn dropping_privileges() -> Self {
+        Self::new().drop_privileges(true)
+    }
+
+    /// Sets [`StartOptions::drop_privileges`].
+    pub fn drop_privileges(mut self, drop: bool) -> Self {
+        self.drop_privileges = drop;
+        self
     }
 
     /// Has the event loop itself call `beat` every `every` (at most that often; later if the
@@ -245,10 +267,24 @@ pub async fn start_with<N: NetlinkOps + 'static>(
     netlink: N,
     options: StartOptions,
 ) -> Result<RuntimeHandle, RuntimeError> {
+    let privileges = if options.drop_privileges {
+        let plan = privilege::PrivilegePlan::for_config(&config)?;
+        plan.check_available()?;
+        Some(plan)
+    } else {
+        None
+    };
     let (events, _) = broadcast::channel(256);
     let (req_tx, req_rx) = mpsc::channel(64);
-    let (driver, channels) =
-        Driver::setup(config, netlink, events.clone(), req_rx, options.heartbeat).await?;
+    let (driver, channels) = Driver::setup(
+        config,
+        netlink,
+        events.clone(),
+        req_rx,
+        options.heartbeat,
+        privileges.as_ref(),
+    )
+    .await?;
     let (done_tx, done_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         driver.run(channels).await;
@@ -258,6 +294,7 @@ pub async fn start_with<N: NetlinkOps + 'static>(
         requests: req_tx,
         events,
         done: done_rx,
+        privileges: privileges.map(std::sync::Arc::new),
     })
 }
 
@@ -272,6 +309,13 @@ impl RuntimeHandle {
             .await
             .map_err(|_| RuntimeError::Stopped)?;
         rx.await.map_err(|_| RuntimeError::Stopped)
+    }
+
+    /// The privileges the runtime dropped to, when it was started with
+    /// [`StartOptions::drop_privileges`]; [`reload`](Self::reload) refuses a configuration
+    /// that would need one given up at start (the first script that switches user).
+    pub fn privileges(&self) -> Option<&privilege::PrivilegePlan> {
+        self.privileges.as_deref()
     }
 
     /// A snapshot of every instance (what `vrrpd status` prints).
@@ -332,6 +376,11 @@ impl RuntimeHandle {
     /// A re-applied instance keeps its embedder offset and fault, its transition counts and
     /// last transition; its engine counters start again from zero.
     pub async fn reload(&self, config: Config) -> Result<ReloadReport, RuntimeError> {
+        // Capabilities dropped at start cannot come back: refuse, before any change, a
+        // configuration that needs more than was kept.
+        if let Some(applied) = &self.privileges {
+            applied.covers(&privilege::PrivilegePlan::for_config(&config)?)?;
+        }
         self.ask(|reply| Request::Reload {
             config: Box::new(config),
             reply,

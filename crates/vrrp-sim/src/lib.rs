@@ -28,6 +28,7 @@
 //! assert!(report.max_failover_overshoot_ms.unwrap() <= 0.0);
 //! ```
 
+pub mod fuzzing;
 pub mod model;
 mod rng;
 pub mod soak;

@@ -44,15 +44,49 @@ impl<'l> Daemon<'l> {
     /// [`Daemon::start`] under a wrapper command (`prefix` then vrrpd's argv), e.g. `setpriv`
     /// with a capability bounding set.
     pub fn start_wrapped(lab: &Lab, host: &'l Host, toml: &str, prefix: &[&str]) -> Daemon<'l> {
+        let socket = lab.dir().join(format!("vrrpd-{}.sock", host.number()));
+        Self::launch(lab, host, toml, prefix, socket)
+    }
+
+    /// Starts `vrrpd run` in `host` as the non-root user `uid` (group `uid` too, no
+    /// supplementary groups) holding only CAP_NET_ADMIN and CAP_NET_RAW, as ambient
+    /// capabilities and as the whole bounding set: what the systemd unit of docs/security.md
+    /// does, here with util-linux's setpriv. The config stays root's (mode 0644); the socket
+    /// goes in a directory of its own that the user owns (systemd's RuntimeDirectory=).
+    pub fn start_unprivileged(lab: &Lab, host: &'l Host, toml: &str, uid: u32) -> Daemon<'l> {
+        let dir = lab.dir().join(format!("run-{}", host.number()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::os::unix::fs::chown(&dir, Some(uid), Some(uid)).unwrap();
+        std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+            .unwrap();
+        let (reuid, regid) = (format!("--reuid={uid}"), format!("--regid={uid}"));
+        let setpriv = [
+            "setpriv",
+            reuid.as_str(),
+            regid.as_str(),
+            "--clear-groups",
+            "--inh-caps=-all,+net_admin,+net_raw",
+            "--ambient-caps=-all,+net_admin,+net_raw",
+            "--bounding-set=-all,+net_admin,+net_raw",
+        ];
+        Self::launch(lab, host, toml, &setpriv, dir.join("vrrpd.sock"))
+    }
+
+    fn launch(
+        lab: &Lab,
+        host: &'l Host,
+        toml: &str,
+        wrapper: &[&str],
+        socket: PathBuf,
+    ) -> Daemon<'l> {
         let n = host.number();
         let config = lab.dir().join(format!("vrrpd-{n}.toml"));
-        let socket = lab.dir().join(format!("vrrpd-{n}.sock"));
         std::fs::write(&config, toml).unwrap();
         // A daemon killed before on this host left its socket file: the wait below must see
         // the new daemon's.
         let _ = std::fs::remove_file(&socket);
-        let mut argv = prefix.to_vec();
-        argv.extend_from_slice(&[
+        let mut argv: Vec<&str> = wrapper.to_vec();
+        argv.extend([
             vrrpd(),
             "run",
             "--config",

@@ -130,13 +130,15 @@ pub struct Note {
     pub reason: String,
 }
 
+/// `FILE:LINE: `directive`: reason`, on one line: control characters (a quoted string that
+/// spans lines, say) are printed escaped.
 impl fmt::Display for Note {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}: `{}`: {}",
-            self.file, self.line, self.directive, self.reason
-        )
+        crate::diag::write_one_line(f, &self.file)?;
+        write!(f, ":{}: `", self.line)?;
+        crate::diag::write_one_line(f, &self.directive)?;
+        f.write_str("`: ")?;
+        crate::diag::write_one_line(f, &self.reason)
     }
 }
 

@@ -7,6 +7,12 @@ use super::Loader;
 /// Deepest include nesting we follow (keepalived has no limit; a cycle would never end).
 const MAX_INCLUDE_DEPTH: usize = 32;
 
+/// Deepest `{ ... }` nesting we parse, includes counted. Real configs nest five deep at most
+/// (`virtual_server { real_server { HTTP_GET { url { ... } } } }`); without a limit, a file of
+/// `{{{{...` would recurse until the stack overflows (found by the keepalived_import fuzz
+/// target).
+const MAX_BLOCK_DEPTH: usize = 64;
+
 /// A position in one of the files.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Pos {
@@ -172,20 +178,22 @@ pub(crate) fn parse(
     notes: &mut Vec<(Pos, String, String)>,
 ) -> Result<Vec<Node>, SyntaxError> {
     let mut stack = vec![name.to_string()];
-    parse_file(name, text, loader, notes, &mut stack)
+    parse_file(name, text, loader, notes, &mut stack, 0)
 }
 
+/// Parses one file whose statements land `depth` blocks deep (an include inside a block).
 fn parse_file(
     name: &str,
     text: &str,
     loader: &dyn Loader,
     notes: &mut Vec<(Pos, String, String)>,
     stack: &mut Vec<String>,
+    depth: usize,
 ) -> Result<Vec<Node>, SyntaxError> {
     let file: Arc<str> = Arc::from(name);
     let lexemes = lex(&file, text)?;
     let mut iter = lexemes.into_iter().peekable();
-    let nodes = parse_block(&mut iter, None, loader, notes, stack)?;
+    let nodes = parse_block(&mut iter, None, loader, notes, stack, depth)?;
     Ok(nodes)
 }
 
@@ -195,6 +203,7 @@ fn parse_block(
     loader: &dyn Loader,
     notes: &mut Vec<(Pos, String, String)>,
     stack: &mut Vec<String>,
+    depth: usize,
 ) -> Result<Vec<Node>, SyntaxError> {
     let mut nodes: Vec<Node> = Vec::new();
     let mut current: Option<Node> = None;
@@ -202,7 +211,7 @@ fn parse_block(
         match iter.next() {
             None => {
                 if let Some(n) = current.take() {
-                    push(&mut nodes, n, loader, notes, stack)?;
+                    push(&mut nodes, n, loader, notes, stack, depth)?;
                 }
                 return match opened_at {
                     Some(pos) => Err(SyntaxError {
@@ -214,7 +223,7 @@ fn parse_block(
             }
             Some(Lexeme::Newline) => {
                 if let Some(n) = current.take() {
-                    push(&mut nodes, n, loader, notes, stack)?;
+                    push(&mut nodes, n, loader, notes, stack, depth)?;
                 }
             }
             Some(Lexeme::Word(t)) => match &mut current {
@@ -228,11 +237,18 @@ fn parse_block(
                 }
             },
             Some(Lexeme::Open(pos)) => {
-                let children = parse_block(iter, Some(pos.clone()), loader, notes, stack)?;
+                if depth >= MAX_BLOCK_DEPTH {
+                    return Err(SyntaxError {
+                        pos,
+                        message: format!("blocks nested deeper than {MAX_BLOCK_DEPTH}"),
+                    });
+                }
+                let children =
+                    parse_block(iter, Some(pos.clone()), loader, notes, stack, depth + 1)?;
                 match current.take() {
                     Some(mut n) => {
                         n.block = Some(children);
-                        push(&mut nodes, n, loader, notes, stack)?;
+                        push(&mut nodes, n, loader, notes, stack, depth)?;
                     }
                     None => match nodes.last_mut() {
                         // `{` on the line after its keyword
@@ -248,7 +264,7 @@ fn parse_block(
             }
             Some(Lexeme::Close(pos)) => {
                 if let Some(n) = current.take() {
-                    push(&mut nodes, n, loader, notes, stack)?;
+                    push(&mut nodes, n, loader, notes, stack, depth)?;
                 }
                 return match opened_at {
                     Some(_) => Ok(nodes),
@@ -269,6 +285,7 @@ fn push(
     loader: &dyn Loader,
     notes: &mut Vec<(Pos, String, String)>,
     stack: &mut Vec<String>,
+    depth: usize,
 ) -> Result<(), SyntaxError> {
     let kw = node.name.text.as_str();
     if !matches!(
@@ -318,7 +335,7 @@ fn push(
             });
         }
         stack.push(name.clone());
-        let included = parse_file(&name, &text, loader, notes, stack)?;
+        let included = parse_file(&name, &text, loader, notes, stack, depth)?;
         stack.pop();
         nodes.extend(included);
     }
@@ -333,6 +350,34 @@ mod tests {
     fn parse_str(text: &str) -> Vec<Node> {
         let mut notes = Vec::new();
         parse("k.conf", text, &MemoryLoader::default(), &mut notes).unwrap()
+    }
+
+    #[test]
+    fn nesting_is_bounded_in_files_and_through_includes() {
+        // Found by the keepalived_import fuzz target: 2,000 nested blocks overflowed a test
+        // thread's stack. 64 levels parse, the 65th is an error at its `{`; 200,000 levels
+        // are refused the same way, without recursing that deep.
+        let nested = |n: usize| "a {\n".repeat(n) + &"}\n".repeat(n);
+        let ok = parse_str(&nested(MAX_BLOCK_DEPTH));
+        assert_eq!(ok.len(), 1);
+        let mut notes = Vec::new();
+        for n in [MAX_BLOCK_DEPTH + 1, 200_000] {
+            let err =
+                parse("k.conf", &nested(n), &MemoryLoader::default(), &mut notes).unwrap_err();
+            assert_eq!(err.message, "blocks nested deeper than 64");
+            assert_eq!((err.pos.line, err.pos.column), (MAX_BLOCK_DEPTH + 1, 3));
+        }
+        // An include inside blocks counts the blocks around it.
+        let mut loader = MemoryLoader::default();
+        loader
+            .files
+            .insert("/etc/keepalived/in.conf".into(), nested(2));
+        let main = "a {\n".repeat(MAX_BLOCK_DEPTH - 1)
+            + "include in.conf\n"
+            + &"}\n".repeat(MAX_BLOCK_DEPTH - 1);
+        let err = parse("/etc/keepalived/k.conf", &main, &loader, &mut notes).unwrap_err();
+        assert_eq!(err.message, "blocks nested deeper than 64");
+        assert_eq!(&*err.pos.file, "/etc/keepalived/in.conf");
     }
 
     #[test]

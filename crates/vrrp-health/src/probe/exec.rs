@@ -177,6 +177,16 @@ mod tests {
     }
 
     #[test]
+    fn a_script_says_whether_it_switches_user() {
+        let mut probe = ExecProbe::new(["/bin/true"]);
+        probe.user = "nobody".into();
+        let nobody = Script::prepare("n", &probe).unwrap();
+        let me = geteuid().as_raw();
+        let expect = (me != 65534).then_some((65534, 65534));
+        assert_eq!(nobody.user_switch(), expect);
+    }
+
+    #[test]
     fn exit_statuses() {
         assert_eq!(exit_result(ExitStatus::from_raw(0)), ProbeResult::Success);
         assert_eq!(
@@ -212,6 +222,12 @@ impl Script {
     /// The label given to [`Script::prepare`].
     pub fn label(&self) -> &str {
         &self.label
+    }
+
+    /// The uid and gid the script switches to before it starts, or `None` when it runs as
+    /// the daemon's own user. A switch needs CAP_SETUID and CAP_SETGID in the daemon.
+    pub fn user_switch(&self) -> Option<(u32, u32)> {
+        self.command.switch_to.map(|c| (c.uid, c.gid))
     }
 
     /// Runs the script once, with `extra_args` appended to its argv, and waits at most

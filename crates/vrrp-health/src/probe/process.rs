@@ -20,7 +20,7 @@ use tokio::task::{AbortHandle, JoinSet};
 use super::exec::exit_watch;
 use crate::spec::{ProcessMatch, ProcessProbe};
 use crate::tracker::ProbeResult;
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsString;
 
 /// The kernel keeps this many bytes of a process name (`TASK_COMM_LEN` - 1).
 pub(crate) const COMM_LEN: usize = 15;
@@ -34,7 +34,7 @@ pub(crate) struct ProcessWatcher {
     proc_root: PathBuf,
     matcher: ProcessMatch,
     /// Our network namespace, when only processes in it count.
-    netns: Option<OsString>,
+    netns: Option<NetnsId>,
     min_count: usize,
     /// Matching pids found by the last scan and still alive as far as we know.
     counted: BTreeSet<i32>,
@@ -52,7 +52,7 @@ impl ProcessWatcher {
             netns: if probe.any_namespace {
                 None
             } else {
-                own_netns()
+                Some(NetnsId::of(Path::new("/proc/self")))
             },
             min_count: probe.min_count,
             counted: BTreeSet::new(),
@@ -87,10 +87,8 @@ impl ProcessWatcher {
         let matcher = self.matcher.clone();
         let netns = self.netns.clone();
         // /proc/PID/cmdline reads can block on the target's memory map lock: off the runtime.
-        let found = match tokio::task::spawn_blocking(move || {
-            scan(&root, &matcher, netns.as_deref())
-        })
-        .await
+        let found = match tokio::task::spawn_blocking(move || scan(&root, &matcher, netns.as_ref()))
+            .await
         {
             Ok(Ok(pids)) => pids,
             Ok(Err(e)) => return ProbeResult::failure(format!("cannot scan /proc: {e}")),
@@ -116,7 +114,7 @@ impl ProcessWatcher {
         };
         match exit_watch(raw) {
             Some(exited) => {
-                if !matches(&self.proc_root, pid, &self.matcher, self.netns.as_deref()) {
+                if !matches(&self.proc_root, pid, &self.matcher, self.netns.as_ref()) {
                     return;
                 }
                 let handle = self.exits.spawn(async move {
@@ -129,7 +127,7 @@ impl ProcessWatcher {
             // ESRCH: it exited since the scan. Other errors (no pidfd support): count it and
             // rely on the scans.
             None => {
-                if matches(&self.proc_root, pid, &self.matcher, self.netns.as_deref()) {
+                if matches(&self.proc_root, pid, &self.matcher, self.netns.as_ref()) {
                     self.counted.insert(pid);
                 }
             }
@@ -170,7 +168,7 @@ impl ProcessWatcher {
 pub(crate) fn scan(
     root: &Path,
     matcher: &ProcessMatch,
-    netns: Option<&OsStr>,
+    netns: Option<&NetnsId>,
 ) -> std::io::Result<BTreeSet<i32>> {
     let mut found = BTreeSet::new();
     for entry in std::fs::read_dir(root)? {
@@ -189,11 +187,41 @@ pub(crate) fn scan(
     Ok(found)
 }
 
-/// The daemon's network namespace, as `/proc/self/ns/net` names it (`net:[4026531840]`).
-fn own_netns() -> Option<OsString> {
-    std::fs::read_link("/proc/self/ns/net")
-        .ok()
-        .map(|p| p.into_os_string())
+/// A process's network namespace, as far as we may learn it.
+///
+/// The `ns/net` link (`net:[4026531840]`) names it, but reading another process's link needs
+/// ptrace read access: a daemon that dropped its capabilities (vrrpd keeps only CAP_NET_ADMIN
+/// and CAP_NET_RAW) is refused for a root process with more capabilities, or another user's.
+/// The entries under `/proc/PID/net/` are readable by anyone and belong to the process's
+/// network namespace: each namespace has its own `dev` entry with its own inode number, so
+/// two processes whose `net/dev` inodes are equal share a namespace.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct NetnsId {
+    link: Option<OsString>,
+    dev_inode: Option<u64>,
+}
+
+impl NetnsId {
+    /// What can be read of the namespace of the process whose /proc directory is `dir`.
+    pub(crate) fn of(dir: &Path) -> Self {
+        use std::os::unix::fs::MetadataExt;
+        Self {
+            link: std::fs::read_link(dir.join("ns/net"))
+                .ok()
+                .map(|p| p.into_os_string()),
+            dev_inode: std::fs::metadata(dir.join("net/dev")).ok().map(|m| m.ino()),
+        }
+    }
+
+    /// Whether both name the same namespace: by the links when both were readable, else by
+    /// the `net/dev` inodes; `None` when neither can tell.
+    pub(crate) fn same_as(&self, other: &NetnsId) -> Option<bool> {
+        match (&self.link, &other.link, self.dev_inode, other.dev_inode) {
+            (Some(a), Some(b), _, _) => Some(a == b),
+            (_, _, Some(a), Some(b)) => Some(a == b),
+            _ => None,
+        }
+    }
 }
 
 /// Whether `pid` is alive and matches (and, when `netns` is given, lives in that network
@@ -202,13 +230,12 @@ pub(crate) fn matches(
     root: &Path,
     pid: i32,
     matcher: &ProcessMatch,
-    netns: Option<&OsStr>,
+    netns: Option<&NetnsId>,
 ) -> bool {
     let dir = root.join(pid.to_string());
     if let Some(ours) = netns {
-        // Unreadable (another user's process, and we are not root): count it, as keepalived
-        // would.
-        if std::fs::read_link(dir.join("ns/net")).is_ok_and(|theirs| theirs.as_os_str() != ours) {
+        // Unknowable (its /proc entry is hidden from us): count it, as keepalived would.
+        if ours.same_as(&NetnsId::of(&dir)) == Some(false) {
             return false;
         }
     }
@@ -357,6 +384,26 @@ mod tests {
         assert!(grep_would_match);
         assert!(!nginx.contains(&pid), "check_nginx.sh counted as nginx");
         assert!(itself.contains(&pid), "control: found under its own name");
+    }
+
+    #[test]
+    fn the_namespace_is_recognised_by_link_or_by_net_dev_inode() {
+        let me = NetnsId::of(Path::new("/proc/self"));
+        let by_pid = NetnsId::of(&Path::new("/proc").join(std::process::id().to_string()));
+        assert!(me.link.is_some() && me.dev_inode.is_some(), "{me:?}");
+        assert_eq!(me.same_as(&by_pid), Some(true));
+        // Without the link (what a process without ptrace access sees), the inode decides.
+        let inode_only = NetnsId {
+            link: None,
+            ..by_pid.clone()
+        };
+        assert_eq!(me.same_as(&inode_only), Some(true));
+        let elsewhere = NetnsId {
+            link: None,
+            dev_inode: me.dev_inode.map(|i| i + 1),
+        };
+        assert_eq!(me.same_as(&elsewhere), Some(false));
+        assert_eq!(me.same_as(&NetnsId::default()), None);
     }
 
     #[test]
