@@ -15,6 +15,11 @@ use crate::pcap::{CapturedPacket, parse_pcap};
 const START_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long tcpdump may take to flush and exit after SIGINT.
 const STOP_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long the pcap file must keep its size before [`Capture::stop`] signals tcpdump.
+const SETTLE_QUIET: Duration = Duration::from_millis(30);
+/// The longest [`Capture::stop`] waits for the file to stop growing (a busy segment never
+/// goes quiet).
+const SETTLE_MAX: Duration = Duration::from_millis(300);
 /// How often [`Capture::wait_for`] re-reads the file.
 const POLL: Duration = Duration::from_millis(5);
 
@@ -172,6 +177,11 @@ impl Capture {
     /// tcpdump could read them (its "packets dropped by kernel"; 0 when it did not say). A
     /// capture with drops is missing frames that were on the wire.
     pub fn stop_with_drops(mut self) -> Result<(Vec<CapturedPacket>, u64)> {
+        // SIGINT makes libpcap leave its loop at once: a frame that was on the wire but
+        // still in the kernel's ring is then lost (seen in CI: the last echo reply of a
+        // ping missing). tcpdump writes each frame as it reads it, so wait until the file
+        // has stopped growing for a few polls first.
+        self.settle();
         if let Some(child) = self.child.as_mut() {
             let _ = kill_process(Pid::from_child(child), Signal::INT);
             let deadline = Instant::now() + STOP_TIMEOUT;
@@ -200,6 +210,25 @@ impl Capture {
             }
         }
         Ok((self.packets()?, dropped))
+    }
+
+    /// Waits (at most [`SETTLE_MAX`]) until the pcap file has kept its size for
+    /// [`SETTLE_QUIET`].
+    fn settle(&self) {
+        let size = || std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0);
+        let deadline = Instant::now() + SETTLE_MAX;
+        let mut last = size();
+        let mut quiet_since = Instant::now();
+        while Instant::now() < deadline {
+            std::thread::sleep(POLL);
+            let now = size();
+            if now != last {
+                last = now;
+                quiet_since = Instant::now();
+            } else if quiet_since.elapsed() >= SETTLE_QUIET {
+                return;
+            }
+        }
     }
 
     fn kill(&mut self) {

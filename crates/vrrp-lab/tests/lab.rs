@@ -238,6 +238,11 @@ fn capture_on_the_bridge_returns_frames_with_timestamps() {
     assert_eq!(&ip[12..16], &a.ipv4().octets());
     assert_eq!(&ip[16..20], &b.ipv4().octets());
     assert!(request.timestamp >= before - Duration::from_secs(1));
+    // Every frame was on the wire before ping returned; give tcpdump time to read them.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while capture.packets().unwrap().len() < 6 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
     let all = capture.stop().unwrap();
     // 3 requests + 3 replies, nothing else (filter "icmp").
     assert_eq!(all.len(), 6, "{all:?}");
