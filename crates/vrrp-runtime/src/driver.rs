@@ -36,6 +36,7 @@ use crate::privilege::PrivilegePlan;
 use crate::reload::{self, Failure, ReloadReport};
 use crate::socket::{RECV_BUFFER_LEN, VrrpReceiver, VrrpSender};
 use crate::status::{InstanceStatus, ProbeView, Status, Transition};
+use crate::timer::ProtocolTimer;
 use crate::{StateEvent, StateEventKind};
 
 /// A packet from one of the receive tasks.
@@ -1036,11 +1037,17 @@ impl<N: NetlinkOps + 'static> Driver<N> {
         let mut heartbeat = ch.heartbeat.take();
         // The first beat at once, then one `every` after the previous one.
         let mut next_beat = heartbeat.as_ref().map(|_| clock::now());
+        // The engine's deadlines on a high-resolution timer (timer.rs says why).
+        let mut protocol_timer = ProtocolTimer::new();
+        tracing::debug!(
+            timerfd = protocol_timer.is_precise(),
+            "protocol timer ready"
+        );
         loop {
-            // The one timer: the engine's, the announcements', the discard-log summaries'
-            // and the heartbeat's deadlines.
-            let deadline = [
-                self.node.poll_timeout(),
+            // Two timers, one wake-up: the engine's deadline (precise), and the
+            // announcements', the discard-log summaries' and the heartbeat's (tokio's).
+            let protocol_deadline = self.node.poll_timeout();
+            let other_deadline = [
                 self.announce.next_deadline(),
                 self.discard_log.next_deadline(),
                 next_beat,
@@ -1048,10 +1055,26 @@ impl<N: NetlinkOps + 'static> Driver<N> {
             .into_iter()
             .flatten()
             .min();
-            let sleep = async {
-                match deadline {
-                    Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
-                    None => std::future::pending().await,
+            let timer = &mut protocol_timer;
+            let sleep = async move {
+                let protocol = async move {
+                    match protocol_deadline {
+                        Some(d) => timer.wait_until(d).await,
+                        None => std::future::pending().await,
+                    }
+                };
+                let other = async {
+                    match other_deadline {
+                        Some(d) => {
+                            tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await
+                        }
+                        None => std::future::pending().await,
+                    }
+                };
+                tokio::select! {
+                    biased;
+                    () = protocol => {}
+                    () = other => {}
                 }
             };
             tokio::select! {
@@ -1687,6 +1710,14 @@ async fn receive_loop(
             Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
                 tracing::debug!(ifindex = receiver.ifindex(), error = %e, "malformed IP packet dropped");
             }
+            // A unicast receive socket is connected to its peer, so the kernel reports on it
+            // the ICMP errors that peer sends back for our adverts: "protocol unreachable"
+            // (ENOPROTOOPT) from a peer whose VRRP daemon is stopped, "host unreachable"
+            // while it is down. That is the peer's state, not a fault of the socket, which
+            // goes on receiving: no warning, no back-off.
+            Err(e) if is_icmp_report(&e) => {
+                tracing::debug!(ifindex = receiver.ifindex(), error = %e, "peer reported an ICMP error for our adverts");
+            }
             Err(e) => {
                 errors += 1;
                 if errors == 1 || errors.is_power_of_two() {
@@ -1696,6 +1727,24 @@ async fn receive_loop(
             }
         }
     }
+}
+
+/// Whether a receive error is an ICMP error report queued on the socket (see
+/// `receive_loop`), rather than a failure of the socket itself.
+fn is_icmp_report(e: &std::io::Error) -> bool {
+    use rustix::io::Errno;
+    matches!(
+        Errno::from_io_error(e),
+        Some(
+            Errno::NOPROTOOPT
+                | Errno::CONNREFUSED
+                | Errno::HOSTUNREACH
+                | Errno::NETUNREACH
+                | Errno::HOSTDOWN
+                | Errno::PROTO
+                | Errno::MSGSIZE
+        )
+    )
 }
 
 /// What a re-applied instance keeps from before the reload.
@@ -1716,4 +1765,32 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn icmp_reports_are_told_apart_from_socket_failures() {
+        let os = |errno: rustix::io::Errno| std::io::Error::from_raw_os_error(errno.raw_os_error());
+        // What a peer's ICMP errors become on a connected raw socket.
+        for errno in [
+            rustix::io::Errno::NOPROTOOPT,
+            rustix::io::Errno::CONNREFUSED,
+            rustix::io::Errno::HOSTUNREACH,
+            rustix::io::Errno::NETUNREACH,
+        ] {
+            assert!(is_icmp_report(&os(errno)), "{errno:?}");
+        }
+        // Failures of our own socket stay loud.
+        for errno in [
+            rustix::io::Errno::NOBUFS,
+            rustix::io::Errno::BADF,
+            rustix::io::Errno::NOMEM,
+        ] {
+            assert!(!is_icmp_report(&os(errno)), "{errno:?}");
+        }
+        assert!(!is_icmp_report(&std::io::Error::other("not an OS error")));
+    }
 }

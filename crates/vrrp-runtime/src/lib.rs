@@ -80,6 +80,7 @@ pub mod privilege;
 mod reload;
 pub mod socket;
 mod status;
+mod timer;
 pub mod trusted;
 
 use tokio::sync::{broadcast, mpsc, oneshot};

@@ -12,16 +12,18 @@
 //! header (its TTL byte is read directly); IPv6 raw sockets deliver the payload only, so the
 //! hop limit and destination come from `IPV6_HOPLIMIT` / `IPV6_PKTINFO` control messages.
 //!
-//! `unsafe` is needed for two things that neither socket2 nor rustix wraps: enabling
-//! `IPV6_RECVPKTINFO`, and viewing the kernel-filled receive and control buffers as
-//! initialised bytes. Each block says why it is sound.
+//! `unsafe` is needed for what neither socket2 nor rustix wraps: enabling
+//! `IPV6_RECVPKTINFO`, viewing the kernel-filled receive and control buffers as initialised
+//! bytes, and registering descriptors with tokio's reactor (`AsyncFd::register`; the safe
+//! `AsyncFd::new` is deprecated), which the protocol timer's `timerfd` (timer.rs) uses too.
+//! Each block says why it is sound.
 #![allow(unsafe_code)]
 
 use std::io;
 use std::mem::MaybeUninit;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::num::NonZeroU32;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 
 use socket2::{Domain, MaybeUninitSlice, MsgHdrMut, Protocol, SockAddr, SockFilter, Socket, Type};
 use tokio::io::Interest;
@@ -67,6 +69,14 @@ fn register(socket: Socket, interest: Interest) -> io::Result<AsyncFd<Socket>> {
     // socket until the `Socket` is dropped, which happens only when the `AsyncFd` is dropped or
     // unwrapped, and `as_raw_fd` always returns that same descriptor.
     unsafe { AsyncFd::register_with_interest(socket, interest) }.map_err(|e| e.into_parts().1)
+}
+
+/// Registers an owned descriptor (the protocol timer's `timerfd`) with the tokio reactor.
+pub(crate) fn register_owned_fd(fd: OwnedFd, interest: Interest) -> io::Result<AsyncFd<OwnedFd>> {
+    // SAFETY: `OwnedFd` owns its descriptor: it stays open and refers to the same file until
+    // the `OwnedFd` is dropped, which happens only when the `AsyncFd` is dropped or unwrapped,
+    // and `as_raw_fd` always returns that same descriptor.
+    unsafe { AsyncFd::register_with_interest(fd, interest) }.map_err(|e| e.into_parts().1)
 }
 
 fn raw_socket(family: AddressFamily) -> io::Result<Socket> {
