@@ -1,7 +1,8 @@
 //! The event loop: one tokio task that owns the engine ([`vrrp_election::Node`]), feeds it
 //! packets, timer expiries, probe results, link events and requests, and executes its outputs
-//! in the order the engine gives them (VIPs added before the advert and the gratuitous ARP;
-//! VIPs removed before the priority-0 advert).
+//! in the order the engine gives them (VIPs added before the gratuitous ARP; VIPs removed
+//! before the priority-0 advert), except that a takeover's advert does not wait for the
+//! kernel to install its VIPs (see [`Driver::drain`]).
 //!
 //! Interfaces are known by the names of the configuration (see [`crate::links`]): each name
 //! has a slot whose position is the engine's `InterfaceId`, bound to whatever interface
@@ -1351,14 +1352,38 @@ impl<N: NetlinkOps + 'static> Driver<N> {
     }
 
     /// Executes every pending engine output, in order.
+    ///
+    /// One exception to the engine's order: a takeover's advert is sent *before* its VIPs
+    /// are installed, not after. Adding an address is a synchronous `RTM_NEWADDR` in which
+    /// the kernel takes the RTNL lock and runs the address notifiers; measured in the lab it
+    /// takes 0.7-2.4 ms, and waiting for it made every takeover advert that late (the
+    /// host-death overshoot of `docs/performance.md`). Nothing on the LAN depends on the VIP
+    /// being installed when the advert leaves: other routers only read the advert, and
+    /// hosts move to us on the gratuitous ARP / NA, which still waits for the install (the
+    /// design's rule: VIP added before gARP). RFC 9568 §6.4.2 lists the advert first too,
+    /// and keepalived sends it first. Removal keeps the engine's order (VIPs removed before
+    /// the priority-0 advert).
     async fn drain(&mut self) {
-        while let Some(NodeOutput { router, output }) = self.node.poll_output() {
-            let idx = router.and_then(|r| self.instances.iter().position(|i| i.router == r));
-            match output {
-                Output::Transmit(tx) => self.transmit(idx, tx).await,
-                Output::Action(action) => self.act(idx, action).await,
-                Output::Event(event) => self.event(idx, event),
+        let mut lookahead: Option<NodeOutput> = None;
+        while let Some(out) = lookahead.take().or_else(|| self.node.poll_output()) {
+            if matches!(out.output, Output::Action(Action::AddAddresses { .. })) {
+                lookahead = self.node.poll_output();
+                if let Some(next) = lookahead.take_if(|next| {
+                    next.router == out.router && matches!(next.output, Output::Transmit(_))
+                }) {
+                    self.execute(next).await;
+                }
             }
+            self.execute(out).await;
+        }
+    }
+
+    async fn execute(&mut self, NodeOutput { router, output }: NodeOutput) {
+        let idx = router.and_then(|r| self.instances.iter().position(|i| i.router == r));
+        match output {
+            Output::Transmit(tx) => self.transmit(idx, tx).await,
+            Output::Action(action) => self.act(idx, action).await,
+            Output::Event(event) => self.event(idx, event),
         }
     }
 

@@ -15,8 +15,9 @@
 //!   rate-limited (the first 5 per instance and reason in 10 s, then one summary).
 //! - One event loop that feeds the engine packets, timer expiries, probe results
 //!   ([`vrrp_health`]), link and address events and requests, and executes its outputs **in
-//!   order**: VIPs (via [`vrrp_netlink`]) before the advert and the gratuitous ARP; VIPs removed
-//!   before the priority-0 advert. One timer, at the earliest of the engine's
+//!   order**: VIPs (via [`vrrp_netlink`]) before the gratuitous ARP; VIPs removed before the
+//!   priority-0 advert. (A takeover's advert leaves without waiting for the kernel to install
+//!   the VIPs, which takes milliseconds on a busy host; RFC 9568 §6.4.2 sends it first too.) One timer, at the earliest of the engine's
 //!   `poll_timeout()` and the loop's own deadlines (announcement bursts, log summaries, the
 //!   heartbeat); the clock is read in exactly one function.
 //! - Notify scripts, one at a time per instance in transition order, never delaying an advert.
