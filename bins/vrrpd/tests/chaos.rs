@@ -475,6 +475,8 @@ struct LossRun {
     /// Gaps between arrivals longer than the backup's Master_Down_Interval whose timer would
     /// have fired in the window: the takeovers the capture predicts.
     predicted: u64,
+    /// Predicted takeovers during a counter read: counted or not.
+    uncertain: u64,
     /// Host 2's master transitions in the window.
     observed: u64,
     /// The largest |gap − interval| between arrivals at 0 % loss.
@@ -494,21 +496,28 @@ fn loss_run(percent: u8, window: Duration) -> LossRun {
     std::thread::sleep(Duration::from_millis(300));
     let counter =
         |d: &Daemon<'_>, c: &str| d.status()["instances"][0]["counters"][c].as_u64().unwrap();
-    let start_ms = unix_ms();
+    // Each counter read (two `vrrpd status` calls) is bracketed by clock reads: a takeover
+    // inside a bracket may fall on either side of the read, which the check allows for.
+    let start_before = unix_ms() as f64;
     let (sent0, trans0) = (
         counter(&d1, "adverts_sent"),
         counter(&d2, "master_transitions"),
     );
+    let start_after = unix_ms() as f64;
     std::thread::sleep(window);
+    let end_before = unix_ms() as f64;
     let (sent1, trans1) = (
         counter(&d1, "adverts_sent"),
         counter(&d2, "master_transitions"),
     );
-    let end_ms = unix_ms();
+    let end_after = unix_ms() as f64;
     std::thread::sleep(Duration::from_millis(300));
-    let times: Vec<f64> = arrivals
-        .stop()
-        .unwrap()
+    let (frames, capture_drops) = arrivals.stop_with_drops().unwrap();
+    assert_eq!(
+        capture_drops, 0,
+        "{percent} %: tcpdump lost frames: the gaps would predict takeovers that did not happen"
+    );
+    let times: Vec<f64> = frames
         .iter()
         .map(|p| {
             p.timestamp
@@ -519,12 +528,24 @@ fn loss_run(percent: u8, window: Duration) -> LossRun {
         })
         .collect();
     let mdi = master_down(100, INTERVAL).as_secs_f64() * 1000.0;
-    let (start, end) = (start_ms as f64, end_ms as f64);
+    let (start, end) = (start_before, end_before);
     let in_window = |t: f64| t >= start && t < end;
     let arrived = times.iter().filter(|t| in_window(**t)).count() as u64;
-    let predicted = times
+    // When the backup's Master_Down_Timer fired, for each gap longer than the interval.
+    let takeovers: Vec<f64> = times
         .windows(2)
-        .filter(|w| w[1] - w[0] > mdi && in_window(w[0] + mdi))
+        .filter(|w| w[1] - w[0] > mdi)
+        .map(|w| w[0] + mdi)
+        .collect();
+    let predicted = takeovers
+        .iter()
+        .filter(|t| **t >= start_after && **t < end_before)
+        .count() as u64;
+    let uncertain = takeovers
+        .iter()
+        .filter(|t| {
+            (**t >= start_before && **t < start_after) || (**t >= end_before && **t < end_after)
+        })
         .count() as u64;
     let max_jitter = times
         .windows(2)
@@ -536,6 +557,7 @@ fn loss_run(percent: u8, window: Duration) -> LossRun {
         sent: sent1 - sent0,
         arrived,
         predicted,
+        uncertain,
         observed: trans1 - trans0,
         max_jitter: Duration::from_secs_f64(max_jitter / 1000.0),
     }
@@ -593,10 +615,10 @@ fn long_random_loss_of_adverts_matches_the_binomial_expectation() {
                 String::new()
             }
         ));
-        if r.observed != r.predicted {
+        if r.observed < r.predicted || r.observed > r.predicted + r.uncertain {
             failures.push(format!(
-                "{} %: {} takeovers but the capture predicts {}",
-                r.percent, r.observed, r.predicted
+                "{} %: {} takeovers but the capture predicts {} (+ {} during a counter read)",
+                r.percent, r.observed, r.predicted, r.uncertain
             ));
         }
         if r.observed < lo || r.observed > hi {

@@ -133,6 +133,9 @@ fn instance_path(cfg: &LoadedConfig, inst: &Instance) -> String {
     format!("instance[{i}]")
 }
 
+/// The MTU adverts are checked against: Ethernet's, which VRRP LANs use.
+const ETHERNET_MTU: usize = 1500;
+
 pub(crate) fn node_warnings(cfg: &LoadedConfig) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     let config = &cfg.config;
@@ -233,6 +236,23 @@ pub(crate) fn node_warnings(cfg: &LoadedConfig) -> Vec<Diagnostic> {
             out.push(warn(
                 &[&k("unicast_src")],
                 format!("instance {name:?}: `unicast_src` without `unicast_peers` has no effect: adverts go to the multicast group"),
+            ));
+        }
+        // RFC 9568 §5.1.2: an IPv6 advert is a 40-byte header, 8 bytes of VRRP and 16 bytes
+        // per address. Above a 1500-byte Ethernet MTU (91 addresses or more) the kernel
+        // fragments it: one lost fragment loses the advert, and keepalived, which stops at
+        // 89 addresses and moves the rest out of the advert, sees a different list.
+        let advert_bytes = match inst.family() {
+            AddressFamily::Ipv6 => 40 + 8 + 16 * inst.virtual_ips.len(),
+            _ => 20 + 8 + 4 * inst.virtual_ips.len() + if inst.auth_pass.is_some() { 8 } else { 0 },
+        };
+        if advert_bytes > ETHERNET_MTU {
+            out.push(warn(
+                &[&k("virtual_ips")],
+                format!(
+                    "instance {name:?}: {} virtual_ips make a {advert_bytes}-byte advert, more than a {ETHERNET_MTU}-byte Ethernet MTU: the kernel fragments every advert (a lost fragment loses it, and keepalived peers, which put at most 89 IPv6 addresses in an advert, see a different list); split them over instances of at most 90",
+                    inst.virtual_ips.len()
+                ),
             ));
         }
         if inst.garp_repeat == 0 {

@@ -437,3 +437,25 @@ fn host_checks_against_script_files() {
         "script /etc/vrrpd/open.sh is writable by every user",
     );
 }
+
+/// An instance with `n` IPv6 VIPs (2001:db8::1:1 upwards).
+fn ipv6_instance(n: usize) -> String {
+    let vips: Vec<String> = (1..=n).map(|i| format!("\"2001:db8::1:{i:x}/64\"")).collect();
+    format!(
+        "[[instance]]\nname = \"V6\"\ninterface = \"eth0\"\nvrid = 51\npriority = 100\nversion = 3\nvirtual_ips = [{}]\n",
+        vips.join(", ")
+    )
+}
+
+#[test]
+fn an_ipv6_advert_larger_than_the_ethernet_mtu_is_flagged() {
+    // 40 + 8 + 16 × 90 = 1488 bytes: fits.
+    let w = load("n.toml", &ipv6_instance(90)).warnings(None);
+    none(&w, "Ethernet MTU");
+    // 91 addresses: 1504 bytes, fragmented.
+    let w = load("n.toml", &ipv6_instance(91)).warnings(None);
+    has(
+        &w,
+        "instance \"V6\": 91 virtual_ips make a 1504-byte advert, more than a 1500-byte Ethernet MTU",
+    );
+}

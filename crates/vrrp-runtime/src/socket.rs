@@ -63,20 +63,19 @@ impl Received {
     }
 }
 
-/// Registers a socket with the tokio reactor.
-fn register(socket: Socket, interest: Interest) -> io::Result<AsyncFd<Socket>> {
-    // SAFETY: `socket2::Socket` owns its file descriptor: it stays open and refers to the same
-    // socket until the `Socket` is dropped, which happens only when the `AsyncFd` is dropped or
-    // unwrapped, and `as_raw_fd` always returns that same descriptor.
-    unsafe { AsyncFd::register_with_interest(socket, interest) }.map_err(|e| e.into_parts().1)
-}
+/// Descriptor types that own their descriptor for their whole life, which is what
+/// `AsyncFd::register` needs: a raw VRRP socket, and the protocol timer's `timerfd`.
+pub(crate) trait OwnsFd: AsRawFd {}
+impl OwnsFd for Socket {}
+impl OwnsFd for OwnedFd {}
 
-/// Registers an owned descriptor (the protocol timer's `timerfd`) with the tokio reactor.
-pub(crate) fn register_owned_fd(fd: OwnedFd, interest: Interest) -> io::Result<AsyncFd<OwnedFd>> {
-    // SAFETY: `OwnedFd` owns its descriptor: it stays open and refers to the same file until
-    // the `OwnedFd` is dropped, which happens only when the `AsyncFd` is dropped or unwrapped,
-    // and `as_raw_fd` always returns that same descriptor.
-    unsafe { AsyncFd::register_with_interest(fd, interest) }.map_err(|e| e.into_parts().1)
+/// Registers a descriptor with the tokio reactor.
+pub(crate) fn register<T: OwnsFd>(io: T, interest: Interest) -> io::Result<AsyncFd<T>> {
+    // SAFETY: an `OwnsFd` type (`socket2::Socket`, `OwnedFd`) owns its descriptor: it stays
+    // open and refers to the same file until the value is dropped, which happens only when
+    // the `AsyncFd` is dropped or unwrapped, and `as_raw_fd` always returns that same
+    // descriptor.
+    unsafe { AsyncFd::register_with_interest(io, interest) }.map_err(|e| e.into_parts().1)
 }
 
 fn raw_socket(family: AddressFamily) -> io::Result<Socket> {

@@ -26,7 +26,7 @@ use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 
 use crate::clock;
-use crate::socket::register_owned_fd;
+use crate::socket::register;
 
 /// A one-shot timer for the engine's next deadline.
 #[derive(Debug)]
@@ -46,7 +46,7 @@ impl ProtocolTimer {
             TimerfdFlags::NONBLOCK | TimerfdFlags::CLOEXEC,
         )
         .map_err(io::Error::from)
-        .and_then(|fd| register_owned_fd(fd, Interest::READABLE));
+        .and_then(|fd| register(fd, Interest::READABLE));
         match fd {
             Ok(fd) => ProtocolTimer {
                 fd: Some(fd),
@@ -92,36 +92,59 @@ impl ProtocolTimer {
         let Some(fd) = self.fd.as_ref() else {
             return Ok(());
         };
-        if self.armed != Some(deadline) {
+        loop {
             let now = clock::now();
             if deadline <= now {
+                self.armed = None;
                 return Ok(());
             }
-            // A relative expiry: the microseconds between reading the clock and the
-            // system call are the only error, far below the 1 ms target.
-            timerfd_settime(
-                fd.get_ref(),
-                TimerfdTimerFlags::empty(),
-                &Itimerspec {
-                    it_interval: ZERO,
-                    it_value: timespec(deadline - now),
-                },
-            )?;
-            // Re-arming resets the expiry count: a stale expiry cannot end this wait.
-            self.armed = Some(deadline);
-        }
-        loop {
-            let mut guard = fd.readable().await?;
-            let mut expirations = [0u8; 8];
-            match rustix::io::read(fd.get_ref(), &mut expirations) {
-                Ok(_) => {
-                    self.armed = None;
-                    return Ok(());
-                }
-                Err(rustix::io::Errno::AGAIN) => guard.clear_ready(),
-                Err(e) => return Err(e.into()),
+            if self.armed != Some(deadline) {
+                // A relative expiry: the microseconds between reading the clock and the
+                // system call are the only error, far below the 1 ms target.
+                timerfd_settime(
+                    fd.get_ref(),
+                    TimerfdTimerFlags::empty(),
+                    &Itimerspec {
+                        it_interval: ZERO,
+                        it_value: timespec(first_stage(deadline - now)),
+                    },
+                )?;
+                // Re-arming resets the expiry count: a stale expiry cannot end this wait
+                // (and the clock is checked again after every expiry anyway).
+                self.armed = Some(deadline);
             }
+            loop {
+                let mut guard = fd.readable().await?;
+                let mut expirations = [0u8; 8];
+                match rustix::io::read(fd.get_ref(), &mut expirations) {
+                    Ok(_) => break,
+                    Err(rustix::io::Errno::AGAIN) => guard.clear_ready(),
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            // The first stage ended (or the deadline came): re-arm for what is left.
+            self.armed = None;
         }
+    }
+}
+
+/// Waits longer than this are served in two stages.
+const TWO_STAGES_ABOVE: Duration = Duration::from_millis(20);
+/// The most the first stage of a long wait ends before its deadline.
+const FIRST_STAGE_LEAD: Duration = Duration::from_millis(10);
+
+/// How long to sleep first when `wait` is left before a deadline.
+///
+/// Measured on the project's VM (`docs/performance.md`): a timer that sleeps about a second
+/// fires 0.6-3.9 ms late (the idle CPU's wake-up: keepalived's Master_Down timer is as late
+/// there), one that sleeps 10 ms about 0.05 ms late. So a long wait first sleeps until a
+/// tenth of it (at most 10 ms) is left, then sleeps the short rest: one extra wake-up per
+/// long wait, and the deadline is met with a short sleep's accuracy.
+fn first_stage(wait: Duration) -> Duration {
+    if wait > TWO_STAGES_ABOVE {
+        wait - (wait / 10).min(FIRST_STAGE_LEAD)
+    } else {
+        wait
     }
 }
 
@@ -169,6 +192,23 @@ mod tests {
         timer
             .wait_until(clock::now() - Duration::from_millis(1))
             .await;
+        // A long wait (two stages) ends at its deadline, not at the first stage's end.
+        let long = clock::now() + Duration::from_millis(60);
+        timer.wait_until(long).await;
+        assert!(clock::now() >= long);
+    }
+
+    #[test]
+    fn long_waits_sleep_in_two_stages() {
+        let ms = Duration::from_millis;
+        assert_eq!(first_stage(ms(5)), ms(5));
+        assert_eq!(first_stage(ms(20)), ms(20));
+        assert_eq!(first_stage(ms(100)), ms(90));
+        assert_eq!(first_stage(ms(1000)), ms(990));
+        assert_eq!(
+            first_stage(Duration::from_secs(3600)),
+            Duration::from_secs(3600) - ms(10)
+        );
     }
 
     #[tokio::test(flavor = "current_thread")]
