@@ -440,7 +440,9 @@ fn host_checks_against_script_files() {
 
 /// An instance with `n` IPv6 VIPs (2001:db8::1:1 upwards).
 fn ipv6_instance(n: usize) -> String {
-    let vips: Vec<String> = (1..=n).map(|i| format!("\"2001:db8::1:{i:x}/64\"")).collect();
+    let vips: Vec<String> = (1..=n)
+        .map(|i| format!("\"2001:db8::1:{i:x}/64\""))
+        .collect();
     format!(
         "[[instance]]\nname = \"V6\"\ninterface = \"eth0\"\nvrid = 51\npriority = 100\nversion = 3\nvirtual_ips = [{}]\n",
         vips.join(", ")
