@@ -111,10 +111,10 @@ pub fn run(settings: &Settings, command: Vec<String>, notes: Vec<String>) -> Res
             versions.insert(imp.name().to_owned(), v);
         }
     }
-    if !versions.contains_key("keepalived") {
-        if let Some(v) = machine::first_line(&["keepalived", "--version"]) {
-            versions.insert("keepalived".into(), v);
-        }
+    if !versions.contains_key("keepalived")
+        && let Some(v) = machine::first_line(&["keepalived", "--version"])
+    {
+        versions.insert("keepalived".into(), v);
     }
     if let Some(v) = machine::first_line(&["tcpdump", "--version"]) {
         versions.insert("tcpdump".into(), v);

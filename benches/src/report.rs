@@ -243,9 +243,10 @@ impl RunReport {
         for (name, version) in &self.versions {
             out.push_str(&format!("- {name}: {version}\n"));
         }
-        if let Some(c) = &self.clock_check {
-            if let Some(s) = c.offsets_us {
-                out.push_str(&format!(
+        if let Some(c) = &self.clock_check
+            && let Some(s) = c.offsets_us
+        {
+            out.push_str(&format!(
                     "- clock check: capture − send {}..{} µs (median {}), address watch latency median {} µs, wall-clock drift {} µs, ok: {}\n",
                     fmt(s.min),
                     fmt(s.max),
@@ -254,7 +255,6 @@ impl RunReport {
                     fmt(c.realtime_drift_us),
                     c.ok
                 ));
-            }
         }
         for note in &self.notes {
             out.push_str(&format!("- note: {note}\n"));

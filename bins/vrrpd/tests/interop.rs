@@ -539,10 +539,11 @@ impl Timeline {
         for pair in cuts.windows(2) {
             let (a, b) = (pair[0], pair[1]);
             let mut h = Self::holders_at(&changes, a);
-            if let Some((host, d0, d1)) = dead {
-                if a >= d0 && a < d1 {
-                    h.remove(&host);
-                }
+            if let Some((host, d0, d1)) = dead
+                && a >= d0
+                && a < d1
+            {
+                h.remove(&host);
             }
             if h.len() > 1 {
                 total += b.duration_since(a).unwrap_or_default();

@@ -82,13 +82,13 @@ pub fn format_duration(d: Duration) -> String {
     if nanos == 0 {
         return "0s".to_string();
     }
-    if nanos % 3_600_000_000_000 == 0 {
+    if nanos.is_multiple_of(3_600_000_000_000) {
         return format!("{}h", nanos / 3_600_000_000_000);
     }
-    if nanos % 60_000_000_000 == 0 {
+    if nanos.is_multiple_of(60_000_000_000) {
         return format!("{}m", nanos / 60_000_000_000);
     }
-    if nanos >= 1_000_000_000 || nanos % 1_000_000 != 0 && nanos >= 1_000_000 {
+    if nanos >= 1_000_000_000 || !nanos.is_multiple_of(1_000_000) && nanos >= 1_000_000 {
         // decimal seconds, trailing zeros trimmed
         let secs = nanos / 1_000_000_000;
         let frac = nanos % 1_000_000_000;
@@ -98,10 +98,10 @@ pub fn format_duration(d: Duration) -> String {
         let digits = format!("{frac:09}");
         return format!("{secs}.{}s", digits.trim_end_matches('0'));
     }
-    if nanos % 1_000_000 == 0 {
+    if nanos.is_multiple_of(1_000_000) {
         return format!("{}ms", nanos / 1_000_000);
     }
-    if nanos % 1_000 == 0 {
+    if nanos.is_multiple_of(1_000) {
         return format!("{}us", nanos / 1_000);
     }
     format!("{nanos}ns")

@@ -133,7 +133,7 @@ impl RouterConfig {
                     return Err(ConfigError::V2Ipv6);
                 }
                 // RFC 3768 §5.3.7: Adver Int is whole seconds, 8 bits.
-                if centis == 0 || centis % 100 != 0 || centis / 100 > 255 {
+                if centis == 0 || !centis.is_multiple_of(100) || centis / 100 > 255 {
                     return Err(ConfigError::Interval {
                         centis,
                         version: self.version,

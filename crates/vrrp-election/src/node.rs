@@ -247,11 +247,11 @@ impl Node {
     /// Fires every due timer (in router id order). Early calls do nothing.
     pub fn handle_timeout(&mut self, now: Instant) {
         for i in 0..self.routers.len() {
-            if let Some(r) = self.routers[i].as_mut() {
-                if r.poll_timeout().is_some_and(|t| t <= now) {
-                    r.handle_timeout(now);
-                    self.drive(now, RouterId(i));
-                }
+            if let Some(r) = self.routers[i].as_mut()
+                && r.poll_timeout().is_some_and(|t| t <= now)
+            {
+                r.handle_timeout(now);
+                self.drive(now, RouterId(i));
             }
         }
     }

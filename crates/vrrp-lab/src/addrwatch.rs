@@ -238,10 +238,10 @@ fn parse_messages(mut data: &[u8], at: SystemTime) -> Vec<AddressEvent> {
         if len < 16 || len > data.len() {
             break;
         }
-        if kind == RTM_NEWADDR || kind == RTM_DELADDR {
-            if let Some(event) = parse_ifaddr(&data[16..len], kind == RTM_NEWADDR, at) {
-                out.push(event);
-            }
+        if (kind == RTM_NEWADDR || kind == RTM_DELADDR)
+            && let Some(event) = parse_ifaddr(&data[16..len], kind == RTM_NEWADDR, at)
+        {
+            out.push(event);
         }
         data = data.get(align4(len)..).unwrap_or(&[]);
     }

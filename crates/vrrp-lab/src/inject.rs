@@ -93,7 +93,7 @@ impl Ipv4Builder {
     /// IP options, padded with zeros (End of Options) to a multiple of 4 bytes.
     pub fn options(mut self, options: &[u8]) -> Self {
         self.options = options.to_vec();
-        while self.options.len() % 4 != 0 {
+        while !self.options.len().is_multiple_of(4) {
             self.options.push(0);
         }
         self

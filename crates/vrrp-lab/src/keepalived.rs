@@ -360,7 +360,7 @@ impl VrrpInstance {
         match self.version {
             3 => {
                 // RFC 9568 §5.2.7: Max Adver Int is 12 bits of centiseconds.
-                if self.advert_interval.as_nanos() % 10_000_000 != 0
+                if !self.advert_interval.as_nanos().is_multiple_of(10_000_000)
                     || !(10..=40_950).contains(&centis)
                 {
                     return bad(format!(
@@ -706,18 +706,18 @@ impl Keepalived {
     fn wait_for_vrrp_child(&mut self) -> Result<u32> {
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
-            if let Some(pid) = read_pid(&self.vrrp_pid_file) {
-                if process_alive(pid) {
-                    return Ok(pid);
-                }
+            if let Some(pid) = read_pid(&self.vrrp_pid_file)
+                && process_alive(pid)
+            {
+                return Ok(pid);
             }
-            if let Some(child) = self.child.as_mut() {
-                if let Some(status) = child.try_wait()? {
-                    return Err(LabError::Invalid(format!(
-                        "keepalived exited ({status}) before its VRRP child started: {}",
-                        child.log()
-                    )));
-                }
+            if let Some(child) = self.child.as_mut()
+                && let Some(status) = child.try_wait()?
+            {
+                return Err(LabError::Invalid(format!(
+                    "keepalived exited ({status}) before its VRRP child started: {}",
+                    child.log()
+                )));
             }
             if Instant::now() >= deadline {
                 return Err(LabError::Timeout(format!(

@@ -218,10 +218,10 @@ fn kill_namespace_processes(namespaces: &[String]) {
                 let Some(pid) = pid.parse::<i32>().ok().filter(|&p| p as u32 != me) else {
                     continue;
                 };
-                if let Some(pid) = Pid::from_raw(pid) {
-                    if kill_process(pid, Signal::KILL).is_ok() {
-                        killed.push(pid);
-                    }
+                if let Some(pid) = Pid::from_raw(pid)
+                    && kill_process(pid, Signal::KILL).is_ok()
+                {
+                    killed.push(pid);
                 }
             }
         }
@@ -542,10 +542,10 @@ impl Lab {
                 live.namespaces.remove(&ns);
             }
         }
-        if let Err(e) = std::fs::remove_dir_all(&self.dir) {
-            if e.kind() != std::io::ErrorKind::NotFound {
-                eprintln!("vrrp-lab: cannot remove {}: {e}", self.dir.display());
-            }
+        if let Err(e) = std::fs::remove_dir_all(&self.dir)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            eprintln!("vrrp-lab: cannot remove {}: {e}", self.dir.display());
         }
         if let Ok(mut live) = LIVE.lock() {
             live.dirs.remove(&self.dir);

@@ -191,10 +191,10 @@ impl NetlinkOps for RtNetlink {
                     }
                     _ => None,
                 };
-                if let Some(event) = event {
-                    if tx.send(event).is_err() {
-                        break; // the EventStream is gone
-                    }
+                if let Some(event) = event
+                    && tx.send(event).is_err()
+                {
+                    break; // the EventStream is gone
                 }
             }
         });

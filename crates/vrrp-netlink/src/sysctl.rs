@@ -164,13 +164,11 @@ impl ArpFluxGuard {
                 continue;
             };
             changed.users -= 1;
-            if changed.users == 0 {
-                if let Some(changed) = registry.remove(&key) {
-                    if let Err(e) = write_at_start(&changed.file, &changed.path, &changed.original)
-                    {
-                        first_error.get_or_insert(e);
-                    }
-                }
+            if changed.users == 0
+                && let Some(changed) = registry.remove(&key)
+                && let Err(e) = write_at_start(&changed.file, &changed.path, &changed.original)
+            {
+                first_error.get_or_insert(e);
             }
         }
         first_error.map_or(Ok(()), Err)

@@ -160,7 +160,7 @@ impl Default for Interval {
 
 impl fmt::Display for Interval {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0 % 100 == 0 {
+        if self.0.is_multiple_of(100) {
             write!(f, "{}s", self.0 / 100)
         } else {
             write!(f, "{}ms", u32::from(self.0) * 10)
@@ -773,7 +773,7 @@ impl<'a> VrrpRepr<'a> {
                 if self.addresses.family() == AddressFamily::Ipv6 {
                     return Err(EmitError::Unsupported("VRRPv2 is IPv4 only"));
                 }
-                if centis == 0 || centis % 100 != 0 || centis / 100 > 255 {
+                if centis == 0 || !centis.is_multiple_of(100) || centis / 100 > 255 {
                     return Err(EmitError::Interval {
                         centis,
                         version: self.version,

@@ -132,7 +132,7 @@ pub fn fuzz_check(bytes: &[u8]) -> Result<(), String> {
                 // Every quote in the echo is escaped (preceded by an odd run of backslashes).
                 let mut backslashes = 0usize;
                 for c in echo.chars() {
-                    if c == '"' && backslashes % 2 == 0 {
+                    if c == '"' && backslashes.is_multiple_of(2) {
                         return Err(format!("unescaped quote in the echo: {echo:?}"));
                     }
                     backslashes = if c == '\\' { backslashes + 1 } else { 0 };

@@ -828,11 +828,9 @@ impl<N: NetlinkOps + 'static> Driver<N> {
     async fn release_io(&self, name: &str, mut io: InstanceIo, parent_deleted: bool) {
         if let Some(vmac) = io.vmac.take()
             && !parent_deleted
+            && let Err(e) = vrrp_netlink::remove_vmac(self.netlink.as_ref(), vmac.link.index).await
         {
-            if let Err(e) = vrrp_netlink::remove_vmac(self.netlink.as_ref(), vmac.link.index).await
-            {
-                tracing::warn!(instance = %name, error = %e, "could not remove the VMAC");
-            }
+            tracing::warn!(instance = %name, error = %e, "could not remove the VMAC");
         }
     }
 
@@ -1262,10 +1260,10 @@ impl<N: NetlinkOps + 'static> Driver<N> {
                     match self.links[slot].ifindex() {
                         Some(index) if index == link.index => {
                             self.links[slot].info = Some(link.clone());
-                            if !self.links[slot].receiving {
-                                if let Err(e) = self.sync_receivers(slot) {
-                                    tracing::error!(interface = %link.name, error = %error_chain(&e), "cannot open the receive sockets; will retry on the interface's next change");
-                                }
+                            if !self.links[slot].receiving
+                                && let Err(e) = self.sync_receivers(slot)
+                            {
+                                tracing::error!(interface = %link.name, error = %error_chain(&e), "cannot open the receive sockets; will retry on the interface's next change");
                             }
                         }
                         known => {

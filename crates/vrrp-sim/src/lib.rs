@@ -380,10 +380,10 @@ impl Sim {
         };
         for (at, room) in slots(partitions, &mut rng) {
             let mut side: Vec<bool> = (0..n).map(|_| rng.chance(0.5)).collect();
-            if side.iter().all(|s| *s) || side.iter().all(|s| !*s) {
-                if let Some(first) = side.first_mut() {
-                    *first = !*first;
-                }
+            if (side.iter().all(|s| *s) || side.iter().all(|s| !*s))
+                && let Some(first) = side.first_mut()
+            {
+                *first = !*first;
             }
             let dur = Duration::from_millis(1000 + rng.below(119_000)).min(room);
             self.schedule(at, Disturbance::Partition(side));
@@ -815,23 +815,22 @@ impl Sim {
         if to == State::Backup {
             self.hosts[i].backup_since = self.now;
         }
-        if to == State::Master {
-            if let Some(f) = self.failover {
-                if f.component == self.component(i) {
-                    let overshoot = self.now.saturating_duration_since(f.bound).as_secs_f64()
-                        - f.bound.saturating_duration_since(self.now).as_secs_f64();
-                    let ms = overshoot * 1000.0;
-                    self.report.failovers += 1;
-                    let worst = self.report.max_failover_overshoot_ms.unwrap_or(f64::MIN);
-                    self.report.max_failover_overshoot_ms = Some(worst.max(ms));
-                    if self.now > f.bound {
-                        self.violation(format!(
-                            "failover by host {i} {ms:.3} ms after the RFC bound"
-                        ));
-                    }
-                    self.failover = None;
-                }
+        if to == State::Master
+            && let Some(f) = self.failover
+            && f.component == self.component(i)
+        {
+            let overshoot = self.now.saturating_duration_since(f.bound).as_secs_f64()
+                - f.bound.saturating_duration_since(self.now).as_secs_f64();
+            let ms = overshoot * 1000.0;
+            self.report.failovers += 1;
+            let worst = self.report.max_failover_overshoot_ms.unwrap_or(f64::MIN);
+            self.report.max_failover_overshoot_ms = Some(worst.max(ms));
+            if self.now > f.bound {
+                self.violation(format!(
+                    "failover by host {i} {ms:.3} ms after the RFC bound"
+                ));
             }
+            self.failover = None;
         }
     }
 

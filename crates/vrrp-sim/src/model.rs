@@ -78,13 +78,13 @@ impl Model {
                 }
             }
             Disturbance::Restart(h) => {
-                if let Some(host) = self.hosts.get_mut(h) {
-                    if !host.alive {
-                        // A fresh engine: probes start healthy.
-                        host.alive = true;
-                        host.fault = false;
-                        host.offset = 0;
-                    }
+                if let Some(host) = self.hosts.get_mut(h)
+                    && !host.alive
+                {
+                    // A fresh engine: probes start healthy.
+                    host.alive = true;
+                    host.fault = false;
+                    host.offset = 0;
                 }
             }
             Disturbance::PriorityOffset(h, o) => {

@@ -907,12 +907,12 @@ impl Bench<'_> {
     /// Explanations for the numbers of one scenario.
     fn notes(&self, fault: Fault, m: &Measurement) -> Vec<String> {
         let mut notes = Vec::new();
-        if let Daemon::Keepalived(setup) = self.suite.daemon {
-            if fault == Fault::BackendDies && m.vip_moved.is_none() {
-                if let Some(note) = setup.weight_note() {
-                    notes.push(note);
-                }
-            }
+        if let Daemon::Keepalived(setup) = self.suite.daemon
+            && fault == Fault::BackendDies
+            && m.vip_moved.is_none()
+            && let Some(note) = setup.weight_note()
+        {
+            notes.push(note);
         }
         if m.holders_at_end.contains(&1) && m.holders_at_end.contains(&2) {
             notes.push(format!(
@@ -921,16 +921,17 @@ impl Bench<'_> {
                 self.suite.daemon.name()
             ));
         }
-        if fault == Fault::DaemonKilled && m.failed_requests == 0 {
-            if let Some(moved) = m.vip_moved {
-                notes.push(format!(
-                    "the client saw no failure only because host 1's Nginx kept answering on \
+        if fault == Fault::DaemonKilled
+            && m.failed_requests == 0
+            && let Some(moved) = m.vip_moved
+        {
+            notes.push(format!(
+                "the client saw no failure only because host 1's Nginx kept answering on \
                      the VIP the killed daemon left behind; had the whole host died, clients \
                      would have seen about {} of outage: the backup's Master_Down_Interval, \
                      counted from the master's last advert",
-                    report::duration(moved)
-                ));
-            }
+                report::duration(moved)
+            ));
         }
         if let Daemon::Vrrpd = self.suite.daemon {
             notes.push(format!("vrrpd status: {}", self.vrrpd_summary()));
