@@ -206,7 +206,7 @@ async fn reload_config(running: &mut Running, handle: &RuntimeHandle) -> Result<
     let report = handle
         .reload(loaded.config)
         .await
-        .map_err(|e| refused(error_chain(&e)))?;
+        .map_err(|e| refused(format!("{:#}", anyhow::Error::new(e))))?;
     if metrics_moves {
         running.metrics = None;
         if let Some(listener) = listener {
@@ -235,18 +235,6 @@ async fn current_status_line(handle: &RuntimeHandle) -> String {
         Ok(status) => systemd::status_line(&status),
         Err(e) => e.to_string(),
     }
-}
-
-/// An error and its sources, as one line.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 fn init_logging() {
