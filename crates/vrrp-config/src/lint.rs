@@ -242,10 +242,21 @@ pub(crate) fn node_warnings(cfg: &LoadedConfig) -> Vec<Diagnostic> {
         // per address. Above a 1500-byte Ethernet MTU (91 addresses or more) the kernel
         // fragments it: one lost fragment loses the advert, and keepalived, which stops at
         // 89 addresses and moves the rest out of the advert, sees a different list.
-        let advert_bytes = match inst.family() {
-            AddressFamily::Ipv6 => 40 + 8 + 16 * inst.virtual_ips.len(),
-            _ => 20 + 8 + 4 * inst.virtual_ips.len() + if inst.auth_pass.is_some() { 8 } else { 0 },
+        let family = inst.family();
+        let ip_header = match family {
+            AddressFamily::Ipv6 => vrrp_packet::ip::Ipv6Header::HEADER_LEN,
+            // Our IPv4 adverts carry no options.
+            _ => 20,
         };
+        let auth = if inst.auth_pass.is_some() {
+            vrrp_packet::AUTH_DATA_LEN
+        } else {
+            0
+        };
+        let advert_bytes = ip_header
+            + vrrp_packet::HEADER_LEN
+            + family.address_len() * inst.virtual_ips.len()
+            + auth;
         if advert_bytes > ETHERNET_MTU {
             out.push(warn(
                 &[&k("virtual_ips")],
