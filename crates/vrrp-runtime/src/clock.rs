@@ -11,6 +11,67 @@ pub(crate) fn now() -> Instant {
     tokio::time::Instant::now().into_std()
 }
 
+/// Turns the kernel's receive stamps (wall clock) into monotonic instants, for the engine.
+///
+/// A stamp's age is the wall clock now minus the stamp; the packet arrived that long before the
+/// monotonic now. A wall-clock step between the two readings would make the age wrong, so a
+/// stamp is used only while the wall clock keeps pace with the monotonic one (their offset
+/// moved by less than [`ArrivalClock::MAX_OFFSET_MOVE`] since the previous packet; NTP slews by
+/// at most 0.5 ms per second) and is not older than [`ArrivalClock::MAX_AGE`]; otherwise the
+/// packet's time is now, as without stamps. One per receive task.
+#[derive(Debug)]
+pub(crate) struct ArrivalClock {
+    base: Instant,
+    /// Wall clock minus monotonic clock (since `base`) at the previous packet, in ns.
+    last_offset_ns: Option<i128>,
+}
+
+impl ArrivalClock {
+    /// Largest accepted move of the wall clock against the monotonic clock between packets.
+    pub(crate) const MAX_OFFSET_MOVE: Duration = Duration::from_millis(2);
+    /// Oldest stamp used: older means a stalled loop or a clock step; either way, now.
+    pub(crate) const MAX_AGE: Duration = Duration::from_secs(1);
+
+    pub(crate) fn new() -> Self {
+        ArrivalClock {
+            base: now(),
+            last_offset_ns: None,
+        }
+    }
+
+    /// When a packet stamped `kernel_time` arrived, on the monotonic clock.
+    pub(crate) fn arrival(&mut self, kernel_time: Option<SystemTime>) -> Instant {
+        let mono = now();
+        let wall = SystemTime::now();
+        self.arrival_at(mono, wall, kernel_time)
+    }
+
+    /// [`Self::arrival`] with the two clock readings given (for tests).
+    pub(crate) fn arrival_at(
+        &mut self,
+        mono: Instant,
+        wall: SystemTime,
+        kernel_time: Option<SystemTime>,
+    ) -> Instant {
+        let wall_ns = match wall.duration_since(UNIX_EPOCH) {
+            Ok(d) => d.as_nanos() as i128,
+            Err(_) => return mono,
+        };
+        let offset = wall_ns - mono.saturating_duration_since(self.base).as_nanos() as i128;
+        let steady = self
+            .last_offset_ns
+            .is_none_or(|last| (offset - last).unsigned_abs() <= Self::MAX_OFFSET_MOVE.as_nanos());
+        self.last_offset_ns = Some(offset);
+        let Some(stamp) = kernel_time else {
+            return mono;
+        };
+        match wall.duration_since(stamp) {
+            Ok(age) if steady && age <= Self::MAX_AGE => mono.checked_sub(age).unwrap_or(mono),
+            _ => mono,
+        }
+    }
+}
+
 /// Converts monotonic instants to wall-clock times.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct WallClock {
@@ -71,6 +132,65 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_kernel_stamp_dates_the_packet_back_by_its_age() {
+        let mut clock = ArrivalClock::new();
+        let mono = clock.base + Duration::from_secs(10);
+        let wall = UNIX_EPOCH + Duration::from_secs(1_795_000_000);
+        let stamp = wall - Duration::from_micros(2500);
+        assert_eq!(
+            clock.arrival_at(mono, wall, Some(stamp)),
+            mono - Duration::from_micros(2500)
+        );
+        // No stamp, a stamp from the future, one older than MAX_AGE: now.
+        let (mono, wall) = (mono + Duration::from_secs(1), wall + Duration::from_secs(1));
+        assert_eq!(clock.arrival_at(mono, wall, None), mono);
+        assert_eq!(
+            clock.arrival_at(mono, wall, Some(wall + Duration::from_millis(1))),
+            mono
+        );
+        assert_eq!(
+            clock.arrival_at(mono, wall, Some(wall - Duration::from_millis(1001))),
+            mono
+        );
+        // NTP's slew (500 ppm) between packets is fine.
+        let (mono, wall) = (
+            mono + Duration::from_secs(1),
+            wall + Duration::from_secs(1) + Duration::from_micros(500),
+        );
+        assert_eq!(
+            clock.arrival_at(mono, wall, Some(wall - Duration::from_millis(3))),
+            mono - Duration::from_millis(3)
+        );
+    }
+
+    #[test]
+    fn a_wall_clock_step_between_packets_makes_the_stamp_untrusted() {
+        let mut clock = ArrivalClock::new();
+        let mono = clock.base + Duration::from_secs(1);
+        let wall = UNIX_EPOCH + Duration::from_secs(1_795_000_000);
+        let _ = clock.arrival_at(mono, wall, None);
+        // The wall clock jumped 300 ms ahead: a stamp taken before the jump would look
+        // 300 ms old and start the backup's timer that much early.
+        let (mono, wall) = (
+            mono + Duration::from_millis(100),
+            wall + Duration::from_millis(400),
+        );
+        assert_eq!(
+            clock.arrival_at(mono, wall, Some(wall - Duration::from_millis(301))),
+            mono
+        );
+        // From the next packet on the new offset is the reference again.
+        let (mono, wall) = (
+            mono + Duration::from_millis(100),
+            wall + Duration::from_millis(100),
+        );
+        assert_eq!(
+            clock.arrival_at(mono, wall, Some(wall - Duration::from_millis(1))),
+            mono - Duration::from_millis(1)
+        );
+    }
 
     #[test]
     fn formats_known_dates() {

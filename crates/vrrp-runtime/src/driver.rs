@@ -45,6 +45,8 @@ use crate::{StateEvent, StateEventKind};
 pub(crate) struct RxPacket {
     meta: RxMeta,
     payload: Vec<u8>,
+    /// When the kernel received it (its stamp on the monotonic clock; see `ArrivalClock`).
+    arrived: Instant,
 }
 
 /// Requests from a [`crate::RuntimeHandle`].
@@ -1038,6 +1040,8 @@ impl<N: NetlinkOps + 'static> Driver<N> {
         let mut next_beat = heartbeat.as_ref().map(|_| clock::now());
         // The engine's deadlines on a high-resolution timer (timer.rs says why).
         let mut protocol_timer = ProtocolTimer::new();
+        // The latest time given to the engine with a packet or a timeout.
+        let mut engine_floor = clock::now();
         tracing::debug!(
             timerfd = protocol_timer.is_precise(),
             "protocol timer ready"
@@ -1102,10 +1106,17 @@ impl<N: NetlinkOps + 'static> Driver<N> {
                     None => break,
                 },
                 Some(packet) = ch.packets.recv() => {
-                    self.node.handle_packet(clock::now(), packet.meta, &packet.payload);
+                    // The engine's time for a packet is when it arrived, so a backup's
+                    // Master_Down_Timer (RFC 9568 §6.4.2) runs from the advert's arrival, not
+                    // from this loop's wake-up. Never before a time the engine has already
+                    // been given, so its inputs stay in order.
+                    let at = packet.arrived.clamp(engine_floor, clock::now().max(engine_floor));
+                    engine_floor = at;
+                    self.node.handle_packet(at, packet.meta, &packet.payload);
                 }
                 () = sleep => {
                     let now = clock::now();
+                    engine_floor = engine_floor.max(now);
                     self.node.handle_timeout(now);
                     for router in self.announce.due(now) {
                         if let Some(idx) = self.instances.iter().position(|i| i.router == router) {
@@ -1710,6 +1721,7 @@ async fn receive_loop(
 ) {
     let mut buf = vec![0u8; RECV_BUFFER_LEN];
     let mut errors = 0u32;
+    let mut arrivals = clock::ArrivalClock::new();
     loop {
         match receiver.recv(&mut buf).await {
             Ok(rx) => {
@@ -1718,6 +1730,7 @@ async fn receive_loop(
                     continue;
                 }
                 let packet = RxPacket {
+                    arrived: arrivals.arrival(rx.kernel_time),
                     meta: RxMeta {
                         interface: link,
                         src: rx.src,

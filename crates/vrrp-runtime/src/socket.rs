@@ -11,12 +11,15 @@
 //! destination, TTL / hop limit and the bare VRRP payload. IPv4 raw sockets deliver the IP
 //! header (its TTL byte is read directly); IPv6 raw sockets deliver the payload only, so the
 //! hop limit and destination come from `IPV6_HOPLIMIT` / `IPV6_PKTINFO` control messages.
+//! Both also carry the kernel's receive time (`SO_TIMESTAMPNS_NEW`): a backup's
+//! Master_Down_Timer starts when the advert arrived, not when a sleepy process got round to
+//! reading it (docs/performance.md, "Where the time goes").
 //!
 //! `unsafe` is needed for what neither socket2 nor rustix wraps: enabling
-//! `IPV6_RECVPKTINFO`, viewing the kernel-filled receive and control buffers as initialised
-//! bytes, and registering descriptors with tokio's reactor (`AsyncFd::register`; the safe
-//! `AsyncFd::new` is deprecated), which the protocol timer's `timerfd` (timer.rs) uses too.
-//! Each block says why it is sound.
+//! `IPV6_RECVPKTINFO` and `SO_TIMESTAMPNS_NEW`, viewing the kernel-filled receive and control
+//! buffers as initialised bytes, and registering descriptors with tokio's reactor
+//! (`AsyncFd::register`; the safe `AsyncFd::new` is deprecated), which the protocol timer's
+//! `timerfd` (timer.rs) uses too. Each block says why it is sound.
 #![allow(unsafe_code)]
 
 use std::io;
@@ -24,6 +27,7 @@ use std::mem::MaybeUninit;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::num::NonZeroU32;
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use socket2::{Domain, MaybeUninitSlice, MsgHdrMut, Protocol, SockAddr, SockFilter, Socket, Type};
 use tokio::io::Interest;
@@ -53,6 +57,9 @@ pub struct Received {
     pub payload_offset: usize,
     /// Length of the VRRP message.
     pub payload_len: usize,
+    /// When the kernel received the packet (wall clock, `SO_TIMESTAMPNS_NEW`); `None` if the
+    /// kernel did not say.
+    pub kernel_time: Option<SystemTime>,
 }
 
 impl Received {
@@ -160,8 +167,13 @@ impl VrrpReceiver {
                 }
                 // RFC 9568 §7.1: the hop limit must be checked; ask for it with each packet.
                 socket.set_recv_hoplimit_v6(true)?;
-                set_recv_pktinfo_v6(&socket)?;
+                set_int_option(&socket, libc::IPPROTO_IPV6, libc::IPV6_RECVPKTINFO, 1)?;
             }
+        }
+        // The kernel's receive time with each packet. Optional: without it (a kernel before
+        // 5.1) the packet's time is when it is read.
+        if let Err(e) = set_int_option(&socket, libc::SOL_SOCKET, libc::SO_TIMESTAMPNS_NEW, 1) {
+            tracing::debug!(error = %e, "no kernel receive timestamps");
         }
         if let ReceiveScope::From(peer) = scope {
             let addr = match peer {
@@ -219,27 +231,7 @@ impl VrrpReceiver {
 
     /// One non-blocking receive.
     fn recv_now(&self, socket: &Socket, buf: &mut [u8]) -> io::Result<Received> {
-        match self.family {
-            AddressFamily::Ipv4 => {
-                let n = recv_plain(socket, buf)?;
-                let bytes = buf.get(..n).unwrap_or(&[]);
-                let header = Ipv4Header::new_checked(bytes)
-                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
-                Ok(Received {
-                    src: IpAddr::V4(header.src()),
-                    dst: IpAddr::V4(header.dst()),
-                    ttl: header.ttl(),
-                    ifindex: self.ifindex,
-                    payload_offset: header.header_len(),
-                    payload_len: header.payload().len(),
-                })
-            }
-            AddressFamily::Ipv6 => self.recv_v6(socket, buf),
-        }
-    }
-
-    fn recv_v6(&self, socket: &Socket, buf: &mut [u8]) -> io::Result<Received> {
-        let mut control = [MaybeUninit::<u8>::new(0); 128];
+        let mut control = [MaybeUninit::<u8>::new(0); CONTROL_LEN];
         let mut addr = SockAddr::from(SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0)));
         // SAFETY: `[u8]` and `[MaybeUninit<u8>]` have the same layout, and the kernel only ever
         // writes initialised bytes into the buffer; nothing uninitialised is written through
@@ -255,10 +247,6 @@ impl VrrpReceiver {
             let n = socket.recvmsg(&mut msg, 0)?;
             (n, msg.control_len())
         };
-        let src = addr
-            .as_socket_ipv6()
-            .map(|a| *a.ip())
-            .unwrap_or(Ipv6Addr::UNSPECIFIED);
         // SAFETY: `control` was fully initialised (to zero) when it was created, and the kernel
         // writes only initialised bytes; `control_len` is at most its length.
         let control: &[u8] = unsafe {
@@ -267,38 +255,64 @@ impl VrrpReceiver {
                 control_len.min(control.len()),
             )
         };
-        let cmsgs = parse_ipv6_cmsgs(control);
-        Ok(Received {
-            src: IpAddr::V6(src),
-            dst: IpAddr::V6(cmsgs.dst.unwrap_or(MULTICAST_V6)),
-            // Without the control message the hop limit is unknown; 0 fails the check safely.
-            ttl: cmsgs.hop_limit.unwrap_or(0),
-            ifindex: cmsgs.ifindex.unwrap_or(self.ifindex),
-            payload_offset: 0,
-            payload_len: n.min(buf.len()),
-        })
+        let cmsgs = parse_cmsgs(control);
+        let n = n.min(buf.len());
+        match self.family {
+            AddressFamily::Ipv4 => {
+                let bytes = buf.get(..n).unwrap_or(&[]);
+                let header = Ipv4Header::new_checked(bytes)
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+                Ok(Received {
+                    src: IpAddr::V4(header.src()),
+                    dst: IpAddr::V4(header.dst()),
+                    ttl: header.ttl(),
+                    ifindex: self.ifindex,
+                    payload_offset: header.header_len(),
+                    payload_len: header.payload().len(),
+                    kernel_time: cmsgs.kernel_time,
+                })
+            }
+            AddressFamily::Ipv6 => {
+                let src = addr
+                    .as_socket_ipv6()
+                    .map(|a| *a.ip())
+                    .unwrap_or(Ipv6Addr::UNSPECIFIED);
+                Ok(Received {
+                    src: IpAddr::V6(src),
+                    dst: IpAddr::V6(cmsgs.dst.unwrap_or(MULTICAST_V6)),
+                    // Without the control message the hop limit is unknown; 0 fails the
+                    // check safely.
+                    ttl: cmsgs.hop_limit.unwrap_or(0),
+                    ifindex: cmsgs.ifindex.unwrap_or(self.ifindex),
+                    payload_offset: 0,
+                    payload_len: n,
+                    kernel_time: cmsgs.kernel_time,
+                })
+            }
+        }
     }
 }
 
-/// `recv` into an initialised buffer.
-fn recv_plain(socket: &Socket, buf: &mut [u8]) -> io::Result<usize> {
-    // SAFETY: as in `recv_v6`: same layout, and the kernel writes only initialised bytes.
-    let uninit: &mut [MaybeUninit<u8>] =
-        unsafe { &mut *(buf as *mut [u8] as *mut [MaybeUninit<u8>]) };
-    socket.recv(uninit)
-}
+/// Room for the control messages we ask for: hop limit (20 bytes with its header), packet
+/// info (36) and the timestamp (32), each aligned to 8 bytes.
+const CONTROL_LEN: usize = 128;
 
-/// Enables `IPV6_RECVPKTINFO` (RFC 3542 §6.1), which neither socket2 nor rustix wraps.
-fn set_recv_pktinfo_v6(socket: &Socket) -> io::Result<()> {
-    let on: libc::c_int = 1;
+/// Sets an `int` socket option that neither socket2 nor rustix wraps (`IPV6_RECVPKTINFO`,
+/// RFC 3542 §6.1; `SO_TIMESTAMPNS_NEW`).
+fn set_int_option(
+    socket: &Socket,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: libc::c_int,
+) -> io::Result<()> {
     // SAFETY: the fd is a valid open socket owned by `socket` for the duration of the call; the
     // option value points to a live c_int and its exact size is passed.
     let rc = unsafe {
         libc::setsockopt(
             socket.as_raw_fd(),
-            libc::IPPROTO_IPV6,
-            libc::IPV6_RECVPKTINFO,
-            (&on as *const libc::c_int).cast(),
+            level,
+            name,
+            (&value as *const libc::c_int).cast(),
             std::mem::size_of::<libc::c_int>() as libc::socklen_t,
         )
     };
@@ -309,20 +323,21 @@ fn set_recv_pktinfo_v6(socket: &Socket) -> io::Result<()> {
     }
 }
 
-/// What the IPv6 control messages told us.
+/// What the control messages told us.
 #[derive(Debug, Default, PartialEq, Eq)]
-struct Ipv6Cmsgs {
+struct Cmsgs {
     hop_limit: Option<u8>,
     dst: Option<Ipv6Addr>,
     ifindex: Option<u32>,
+    kernel_time: Option<SystemTime>,
 }
 
 /// Parses the control buffer byte by byte (no pointer casts): `struct cmsghdr { size_t len;
 /// int level; int type; }` followed by data, each message aligned to `size_t`.
-fn parse_ipv6_cmsgs(control: &[u8]) -> Ipv6Cmsgs {
+fn parse_cmsgs(control: &[u8]) -> Cmsgs {
     const ALIGN: usize = std::mem::size_of::<usize>();
     const HDR: usize = ALIGN + 8; // len + level + type, already a multiple of ALIGN on Linux
-    let mut out = Ipv6Cmsgs::default();
+    let mut out = Cmsgs::default();
     let mut off = 0;
     while off + HDR <= control.len() {
         let Some(len_bytes) = control.get(off..off + ALIGN) else {
@@ -348,6 +363,16 @@ fn parse_ipv6_cmsgs(control: &[u8]) -> Ipv6Cmsgs {
                 out.dst = Some(Ipv6Addr::from(a));
                 out.ifindex = Some(u32::from_ne_bytes(four(&data[16..20])));
             }
+        } else if level == libc::SOL_SOCKET && kind == libc::SO_TIMESTAMPNS_NEW && data.len() >= 16
+        {
+            // struct __kernel_timespec { s64 tv_sec; s64 tv_nsec; } on every architecture.
+            let sec = i64::from_ne_bytes(eight(&data[..8]));
+            let nsec = i64::from_ne_bytes(eight(&data[8..16]));
+            if let (Ok(sec), Ok(nsec)) = (u64::try_from(sec), u32::try_from(nsec))
+                && nsec < 1_000_000_000
+            {
+                out.kernel_time = UNIX_EPOCH.checked_add(Duration::new(sec, nsec));
+            }
         }
         off += len.div_ceil(ALIGN) * ALIGN;
     }
@@ -356,6 +381,14 @@ fn parse_ipv6_cmsgs(control: &[u8]) -> Ipv6Cmsgs {
 
 fn four(b: &[u8]) -> [u8; 4] {
     let mut a = [0u8; 4];
+    for (d, s) in a.iter_mut().zip(b) {
+        *d = *s;
+    }
+    a
+}
+
+fn eight(b: &[u8]) -> [u8; 8] {
+    let mut a = [0u8; 8];
     for (d, s) in a.iter_mut().zip(b) {
         *d = *s;
     }
@@ -492,22 +525,48 @@ mod tests {
         let mut info = MULTICAST_V6.octets().to_vec();
         info.extend_from_slice(&7u32.to_ne_bytes());
         control.extend(cmsg(libc::IPPROTO_IPV6, libc::IPV6_PKTINFO, &info));
-        let parsed = parse_ipv6_cmsgs(&control);
+        let parsed = parse_cmsgs(&control);
         assert_eq!(
             parsed,
-            Ipv6Cmsgs {
+            Cmsgs {
                 hop_limit: Some(255),
                 dst: Some(MULTICAST_V6),
-                ifindex: Some(7)
+                ifindex: Some(7),
+                kernel_time: None,
             }
         );
+    }
+
+    #[test]
+    fn parses_the_kernel_receive_time() {
+        let mut stamp = 1_795_000_000i64.to_ne_bytes().to_vec();
+        stamp.extend_from_slice(&123_456_789i64.to_ne_bytes());
+        let mut control = cmsg(libc::SOL_SOCKET, libc::SO_TIMESTAMPNS_NEW, &stamp);
+        control.extend(cmsg(
+            libc::IPPROTO_IPV6,
+            libc::IPV6_HOPLIMIT,
+            &255i32.to_ne_bytes(),
+        ));
+        let parsed = parse_cmsgs(&control);
+        assert_eq!(
+            parsed.kernel_time,
+            Some(UNIX_EPOCH + Duration::new(1_795_000_000, 123_456_789))
+        );
+        assert_eq!(parsed.hop_limit, Some(255));
+        // Nonsense from the kernel (negative seconds, nanoseconds ≥ 10⁹) is no time at all.
+        for (sec, nsec) in [(-1i64, 0i64), (1, 1_000_000_000), (1, -1)] {
+            let mut stamp = sec.to_ne_bytes().to_vec();
+            stamp.extend_from_slice(&nsec.to_ne_bytes());
+            let control = cmsg(libc::SOL_SOCKET, libc::SO_TIMESTAMPNS_NEW, &stamp);
+            assert_eq!(parse_cmsgs(&control).kernel_time, None, "{sec} {nsec}");
+        }
     }
 
     #[test]
     fn garbage_control_buffers_do_not_panic() {
         for len in 0..64 {
             let junk: Vec<u8> = (0..len).map(|i| (i * 37 + 11) as u8).collect();
-            let _ = parse_ipv6_cmsgs(&junk);
+            let _ = parse_cmsgs(&junk);
         }
         // A header claiming more bytes than present stops the walk.
         let mut c = cmsg(
@@ -516,6 +575,6 @@ mod tests {
             &64i32.to_ne_bytes(),
         );
         c[0] = 200;
-        assert_eq!(parse_ipv6_cmsgs(&c), Ipv6Cmsgs::default());
+        assert_eq!(parse_cmsgs(&c), Cmsgs::default());
     }
 }
