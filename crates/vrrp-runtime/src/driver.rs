@@ -1118,6 +1118,10 @@ impl<N: NetlinkOps + 'static> Driver<N> {
                     let now = clock::now();
                     engine_floor = engine_floor.max(now);
                     self.node.handle_timeout(now);
+                    // The engine's outputs first: a takeover's advert must not wait for the
+                    // housekeeping below (after an idle interval, every extra piece of code
+                    // on the way to it runs cold; see docs/performance.md).
+                    self.drain().await;
                     for router in self.announce.due(now) {
                         if let Some(idx) = self.instances.iter().position(|i| i.router == router) {
                             self.announce_now(idx);
