@@ -17,9 +17,11 @@
 //!   ([`vrrp_health`]), link and address events and requests, and executes its outputs **in
 //!   order**: VIPs (via [`vrrp_netlink`]) before the gratuitous ARP; VIPs removed before the
 //!   priority-0 advert. (A takeover's advert leaves without waiting for the kernel to install
-//!   the VIPs, which takes milliseconds on a busy host; RFC 9568 §6.4.2 sends it first too.) One timer, at the earliest of the engine's
-//!   `poll_timeout()` and the loop's own deadlines (announcement bursts, log summaries, the
-//!   heartbeat); the clock is read in exactly one function.
+//!   the VIPs, which takes milliseconds on a busy host; RFC 9568 §6.4.2 sends it first too.)
+//!   One timer, at the earliest of the engine's `poll_timeout()` and the loop's own deadlines
+//!   (announcement bursts, log summaries, the heartbeat); the clocks are read in one module
+//!   only. A packet's time is when the kernel received it (its receive timestamp), so a
+//!   backup's Master_Down_Timer runs from the advert's arrival, not from the loop's wake-up.
 //! - Notify scripts, one at a time per instance in transition order, never delaying an advert.
 //! - At start, a VIP of ours left on an interface by a crash is removed (becoming master adds
 //!   it back); at stop, everything we added is removed (VIPs, VMACs, sysctls).
