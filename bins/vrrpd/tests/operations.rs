@@ -402,7 +402,11 @@ fn rollback_to_keepalived_one_node_at_a_time_without_an_outage() {
         holders(&lab, vip()),
         k1.log()
     );
-    std::thread::sleep(Duration::from_millis(300));
+    // A request sent just before or as the VIP moved may go to nginx-02's stale MAC and time
+    // out (200 ms); keepalived's gratuitous ARP settles the client well within 300 ms. Every
+    // request sent after that must reach nginx-01.
+    let settled = Instant::now() + Duration::from_millis(300);
+    std::thread::sleep(Duration::from_millis(700));
     let answers = http.stop();
     let failed: Vec<_> = answers.iter().filter(|(_, a)| a.is_err()).collect();
     eprintln!(
@@ -411,14 +415,13 @@ fn rollback_to_keepalived_one_node_at_a_time_without_an_outage() {
         answers.len(),
         failed.len()
     );
+    let after: Vec<_> = answers
+        .iter()
+        .filter(|(sent, _)| *sent >= settled)
+        .collect();
     assert!(
-        answers
-            .iter()
-            .rev()
-            .take(10)
-            .all(|(_, a)| a.as_deref() == Ok("nginx-01")),
-        "{:?}",
-        &answers[answers.len().saturating_sub(10)..]
+        after.len() >= 5 && after.iter().all(|(_, a)| a.as_deref() == Ok("nginx-01")),
+        "{after:?}"
     );
     // At every step some host answered: at most a request or two caught mid-move.
     assert!(failed.len() <= 3, "{failed:?}");
