@@ -36,6 +36,30 @@ pub trait NetlinkOps: Send + Sync {
     /// usable at once). Succeeds if it is already there.
     fn add_address(&self, index: u32, net: IpNet) -> impl Future<Output = Result<()>> + Send;
 
+    /// Readies [`Self::add_addresses`] for exactly these addresses on link `index` (an
+    /// implementation may build its requests now), so that the takeover, when it comes, runs
+    /// as little code as possible. Optional; the default does nothing.
+    fn prepare_addresses(&self, index: u32, nets: &[IpNet]) {
+        let _ = (index, nets);
+    }
+
+    /// Adds every address of `nets` to link `index`, as [`Self::add_address`] would, and
+    /// returns one result per address in the same order. The takeover's path: an
+    /// implementation may send all of them at once.
+    fn add_addresses(
+        &self,
+        index: u32,
+        nets: &[IpNet],
+    ) -> impl Future<Output = Vec<Result<()>>> + Send {
+        async move {
+            let mut results = Vec::with_capacity(nets.len());
+            for net in nets {
+                results.push(self.add_address(index, *net).await);
+            }
+            results
+        }
+    }
+
     /// Removes `net` from link `index`. Succeeds if it is not there.
     fn remove_address(&self, index: u32, net: IpNet) -> impl Future<Output = Result<()>> + Send;
 

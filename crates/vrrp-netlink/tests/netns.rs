@@ -162,6 +162,55 @@ fn addresses_are_added_and_removed_idempotently_and_visible_to_ip() {
 }
 
 #[test]
+fn a_prepared_batch_adds_every_address_once_idempotently_and_reports_each_failure() {
+    if !require_root() {
+        return;
+    }
+    let lab = Lab::new(1).unwrap();
+    let a = lab.host(1).unwrap();
+    let nets: Vec<IpNet> = vec![
+        IpNet::new(VIP4.into(), 24).unwrap(),
+        "192.0.2.101/24".parse().unwrap(),
+        IpNet::new(vip6().into(), 64).unwrap(),
+    ];
+    let (index, first, again, missing) = a
+        .block_on(|| {
+            let nets = nets.clone();
+            async move {
+                let nl = RtNetlink::new().unwrap();
+                let index = eth0(&nl).await;
+                nl.prepare_addresses(index, &nets);
+                let first = nl.add_addresses(index, &nets).await;
+                // Again: every address is there already, which is success.
+                let again = nl.add_addresses(index, &nets).await;
+                // Not prepared, and a link that does not exist: one error per address.
+                let missing = nl.add_addresses(999_999, &nets[..2]).await;
+                (index, first, again, missing)
+            }
+        })
+        .unwrap();
+    assert!(first.iter().all(Result::is_ok), "{first:?}");
+    assert!(again.iter().all(Result::is_ok), "{again:?}");
+    assert_eq!(missing.len(), 2);
+    for result in &missing {
+        let err = result.as_ref().unwrap_err();
+        assert_eq!(err.errno(), Some(libc::ENODEV), "{err}");
+    }
+    let shown = a.addresses(HOST_IFACE).unwrap();
+    for net in &nets {
+        assert_eq!(
+            shown
+                .iter()
+                .filter(|x| x.ip == net.addr() && x.prefix_len == net.prefix_len())
+                .count(),
+            1,
+            "{net} once on link {index}: {shown:?}"
+        );
+    }
+    assert!(shown.iter().all(|x| !x.tentative), "{shown:?}");
+}
+
+#[test]
 fn link_and_address_events_are_observed() {
     if !require_root() {
         return;

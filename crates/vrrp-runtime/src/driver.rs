@@ -770,6 +770,8 @@ impl<N: NetlinkOps + 'static> Driver<N> {
                 }
             }
         }
+        self.netlink
+            .prepare_addresses(vip_ifindex, &vip_nets(&inst.virtual_ips));
         Ok(InstanceIo {
             vip_ifindex,
             mac,
@@ -1442,11 +1444,12 @@ impl<N: NetlinkOps + 'static> Driver<N> {
     }
 
     async fn add_vips(&self, ifindex: u32, vips: &[vrrp_config::VirtualIp]) {
-        for vip in vips {
-            let Ok(net) = IpNet::new(vip.addr, vip.prefix_len) else {
-                continue;
-            };
-            if let Err(e) = self.netlink.add_address(ifindex, net).await {
+        let nets = vip_nets(vips);
+        // All at once, prepared in advance (`prepare_addresses` in `open_instance`): this is
+        // the takeover's path, between its advert and its gratuitous ARP.
+        let results = self.netlink.add_addresses(ifindex, &nets).await;
+        for (net, result) in nets.iter().zip(results) {
+            if let Err(e) = result {
                 tracing::error!(vip = %net, ifindex, error = %e, "could not add VIP");
             }
         }
@@ -1712,6 +1715,13 @@ async fn next_net_event(events: &mut Option<vrrp_netlink::EventStream>) -> Optio
 /// The engine's name for the interface in slot `slot` of the driver's links.
 fn link_id(slot: usize) -> InterfaceId {
     InterfaceId(u32::try_from(slot).unwrap_or(u32::MAX))
+}
+
+/// An instance's VIPs as netlink addresses.
+fn vip_nets(vips: &[vrrp_config::VirtualIp]) -> Vec<IpNet> {
+    vips.iter()
+        .filter_map(|vip| IpNet::new(vip.addr, vip.prefix_len).ok())
+        .collect()
 }
 
 /// Reads packets from one receive socket and hands them to the loop, tagged with the
