@@ -1114,6 +1114,12 @@ impl<N: NetlinkOps + 'static> Driver<N> {
                     // been given, so its inputs stay in order.
                     let at = packet.arrived.clamp(engine_floor, clock::now().max(engine_floor));
                     engine_floor = at;
+                    // Events in the order they happened: a timer that was due before the
+                    // packet arrived fires first (its expiry may not have been handled yet
+                    // when the loop woke late).
+                    if self.node.poll_timeout().is_some_and(|due| due <= at) {
+                        self.node.handle_timeout(at);
+                    }
                     self.node.handle_packet(at, packet.meta, &packet.payload);
                 }
                 () = sleep => {

@@ -72,20 +72,27 @@ impl ProtocolTimer {
         self.fd.is_some()
     }
 
-    /// Resolves at `deadline` (at once if it has passed).
+    /// Resolves at `deadline` (at once if it has passed), after giving the runtime's other
+    /// tasks one turn.
+    ///
+    /// That turn is for the receive tasks: when the process wakes late (a loaded machine),
+    /// the timer and an advert that arrived before the deadline become ready together, and
+    /// the advert must reach the loop first, or a backup takes over from a live master.
     ///
     /// Cancel-safe: dropped before the deadline, the timer stays armed, and a later call
     /// with the same deadline waits for that same expiry (or returns at once if it came).
     pub(crate) async fn wait_until(&mut self, deadline: Instant) {
         if self.fd.is_none() {
-            return tokio::time::sleep_until(tokio::time::Instant::from_std(deadline)).await;
-        }
-        if let Err(error) = self.wait_precise(deadline).await {
+            tokio::time::sleep_until(tokio::time::Instant::from_std(deadline)).await;
+        } else if let Err(error) = self.wait_precise(deadline).await {
             tracing::warn!(%error, "timerfd failed: protocol timers fall back to tokio's 1 ms timer");
             self.fd = None;
             self.armed = None;
             tokio::time::sleep_until(tokio::time::Instant::from_std(deadline)).await;
         }
+        // tokio defers a yielding task until after its next look at the reactor, so tasks
+        // whose sockets became readable in the same wake-up run before we return.
+        tokio::task::yield_now().await;
     }
 
     async fn wait_precise(&mut self, deadline: Instant) -> io::Result<()> {
