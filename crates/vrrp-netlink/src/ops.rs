@@ -51,13 +51,7 @@ pub trait NetlinkOps: Send + Sync {
         index: u32,
         nets: &[IpNet],
     ) -> impl Future<Output = Vec<Result<()>>> + Send {
-        async move {
-            let mut results = Vec::with_capacity(nets.len());
-            for net in nets {
-                results.push(self.add_address(index, *net).await);
-            }
-            results
-        }
+        add_one_by_one(self, index, nets)
     }
 
     /// Removes `net` from link `index`. Succeeds if it is not there.
@@ -134,4 +128,18 @@ impl Drop for EventStream {
             task.abort();
         }
     }
+}
+
+/// [`NetlinkOps::add_addresses`] as a sequence of [`NetlinkOps::add_address`] calls: the
+/// default, and [`RtNetlink`](crate::RtNetlink)'s fallback when its batch socket fails.
+pub(crate) async fn add_one_by_one<N: NetlinkOps + ?Sized>(
+    ops: &N,
+    index: u32,
+    nets: &[IpNet],
+) -> Vec<Result<()>> {
+    let mut results = Vec::with_capacity(nets.len());
+    for net in nets {
+        results.push(ops.add_address(index, *net).await);
+    }
+    results
 }

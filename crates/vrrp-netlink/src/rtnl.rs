@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::error::{NetlinkError, Result};
-use crate::ops::{EventStream, NetlinkOps};
+use crate::ops::{EventStream, NetlinkOps, add_one_by_one};
 use crate::types::{AddrGenMode, AddressInfo, IpNet, LinkInfo, Mac, NetEvent, OperState};
 
 const EEXIST: i32 = libc::EEXIST;
@@ -112,34 +112,27 @@ fn build_add_batch(index: u32, nets: &[IpNet]) -> Vec<u8> {
     batch
 }
 
-/// An `RTM_NEWADDR` body for `net` on link `index`, as rtnetlink's `add` builds it: the local
-/// address, the address (its prefix), for IPv4 the subnet's broadcast address (shorter
-/// prefixes than /31), for IPv6 no duplicate address detection.
-fn new_address_message(index: u32, net: IpNet) -> AddressMessage {
-    use netlink_packet_route::AddressFamily;
-    let mut message = AddressMessage::default();
-    message.header.index = index;
-    message.header.prefix_len = net.prefix_len();
-    let addr = net.addr();
-    message.header.family = match addr {
-        IpAddr::V4(_) => AddressFamily::Inet,
-        IpAddr::V6(_) => AddressFamily::Inet6,
-    };
-    message.attributes.push(AddressAttribute::Local(addr));
-    message.attributes.push(AddressAttribute::Address(addr));
-    if let IpAddr::V4(v4) = addr
-        && net.prefix_len() < 31
-    {
-        let host_bits = u32::MAX
-            .checked_shr(u32::from(net.prefix_len()))
-            .unwrap_or(0);
-        message
-            .attributes
-            .push(AddressAttribute::Broadcast(Ipv4Addr::from(
-                u32::from(v4) | host_bits,
-            )));
+/// The address message for `net` on link `index` as rtnetlink builds it (address, local
+/// address, and for IPv4 below /31 the subnet's broadcast address): the body of both our
+/// `RTM_NEWADDR` batches and `RTM_DELADDR`.
+fn address_message(index: u32, net: IpNet) -> AddressMessage {
+    match net.addr() {
+        IpAddr::V4(a) => AddressMessageBuilder::<Ipv4Addr>::new()
+            .index(index)
+            .address(a, net.prefix_len())
+            .build(),
+        IpAddr::V6(a) => AddressMessageBuilder::<Ipv6Addr>::new()
+            .index(index)
+            .address(a, net.prefix_len())
+            .build(),
     }
-    if addr.is_ipv6() {
+}
+
+/// The `RTM_NEWADDR` body for `net` on link `index`: [`address_message`], and for IPv6 no
+/// duplicate address detection (as [`NetlinkOps::add_address`] asks for).
+fn new_address_message(index: u32, net: IpNet) -> AddressMessage {
+    let mut message = address_message(index, net);
+    if net.addr().is_ipv6() {
         message
             .attributes
             .push(AddressAttribute::Flags(AddressFlags::Nodad));
@@ -357,26 +350,13 @@ impl NetlinkOps for RtNetlink {
             // The socket itself failed (not one address): the ordinary path, one by one.
             Err(e) => {
                 tracing::debug!(error = %e, "direct netlink add failed; adding one by one");
-                let mut results = Vec::with_capacity(nets.len());
-                for net in nets {
-                    results.push(self.add_address(index, *net).await);
-                }
-                results
+                add_one_by_one(self, index, nets).await
             }
         }
     }
 
     async fn remove_address(&self, index: u32, net: IpNet) -> Result<()> {
-        let message = match net.addr() {
-            IpAddr::V4(a) => AddressMessageBuilder::<Ipv4Addr>::new()
-                .index(index)
-                .address(a, net.prefix_len())
-                .build(),
-            IpAddr::V6(a) => AddressMessageBuilder::<Ipv6Addr>::new()
-                .index(index)
-                .address(a, net.prefix_len())
-                .build(),
-        };
+        let message = address_message(index, net);
         match self.handle.address().del(message).execute().await {
             Ok(()) => Ok(()),
             // Idempotent: the address is already gone.
