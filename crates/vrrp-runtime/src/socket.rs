@@ -349,25 +349,25 @@ fn parse_cmsgs(control: &[u8]) -> Cmsgs {
         if len < HDR || off + len > control.len() {
             break;
         }
-        let level = i32::from_ne_bytes(four(&control[off + ALIGN..off + ALIGN + 4]));
-        let kind = i32::from_ne_bytes(four(&control[off + ALIGN + 4..off + ALIGN + 8]));
+        let level = i32::from_ne_bytes(array(&control[off + ALIGN..off + ALIGN + 4]));
+        let kind = i32::from_ne_bytes(array(&control[off + ALIGN + 4..off + ALIGN + 8]));
         let data = &control[off + HDR..off + len];
         if level == libc::IPPROTO_IPV6 {
             if kind == libc::IPV6_HOPLIMIT && data.len() >= 4 {
-                let v = i32::from_ne_bytes(four(&data[..4]));
+                let v = i32::from_ne_bytes(array(&data[..4]));
                 out.hop_limit = u8::try_from(v).ok();
             } else if kind == libc::IPV6_PKTINFO && data.len() >= 20 {
                 // struct in6_pktinfo { struct in6_addr addr; unsigned int ifindex; }
                 let mut a = [0u8; 16];
                 a.copy_from_slice(&data[..16]);
                 out.dst = Some(Ipv6Addr::from(a));
-                out.ifindex = Some(u32::from_ne_bytes(four(&data[16..20])));
+                out.ifindex = Some(u32::from_ne_bytes(array(&data[16..20])));
             }
         } else if level == libc::SOL_SOCKET && kind == libc::SO_TIMESTAMPNS_NEW && data.len() >= 16
         {
             // struct __kernel_timespec { s64 tv_sec; s64 tv_nsec; } on every architecture.
-            let sec = i64::from_ne_bytes(eight(&data[..8]));
-            let nsec = i64::from_ne_bytes(eight(&data[8..16]));
+            let sec = i64::from_ne_bytes(array(&data[..8]));
+            let nsec = i64::from_ne_bytes(array(&data[8..16]));
             if let (Ok(sec), Ok(nsec)) = (u64::try_from(sec), u32::try_from(nsec))
                 && nsec < 1_000_000_000
             {
@@ -379,16 +379,9 @@ fn parse_cmsgs(control: &[u8]) -> Cmsgs {
     out
 }
 
-fn four(b: &[u8]) -> [u8; 4] {
-    let mut a = [0u8; 4];
-    for (d, s) in a.iter_mut().zip(b) {
-        *d = *s;
-    }
-    a
-}
-
-fn eight(b: &[u8]) -> [u8; 8] {
-    let mut a = [0u8; 8];
+/// The first `N` bytes of `b` as an array (zero-padded if `b` is shorter: never panics).
+fn array<const N: usize>(b: &[u8]) -> [u8; N] {
+    let mut a = [0u8; N];
     for (d, s) in a.iter_mut().zip(b) {
         *d = *s;
     }
