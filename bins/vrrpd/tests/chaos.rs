@@ -479,13 +479,19 @@ struct LossRun {
     uncertain: u64,
     /// Host 2's master transitions in the window.
     observed: u64,
-    /// The largest |gap − interval| between arrivals at 0 % loss.
-    max_jitter: Duration,
-    /// Where that was: ms after the window's start, and the gap itself in ms.
+    /// The arrival gap furthest from the interval (the largest jitter): ms after the
+    /// window's start, and the gap itself in ms.
     worst_gap: (f64, f64),
     /// Host 1's log lines about adverts it could not send (a lost advert the capture cannot
     /// tell from a late one).
     send_failures: Vec<String>,
+}
+
+impl LossRun {
+    /// The largest |gap − interval| between arrivals (that of `worst_gap`).
+    fn max_jitter(&self) -> Duration {
+        Duration::from_secs_f64((self.worst_gap.1 - INTERVAL.as_secs_f64() * 1000.0).abs() / 1000.0)
+    }
 }
 
 fn loss_run(percent: u8, window: Duration) -> LossRun {
@@ -564,7 +570,6 @@ fn loss_run(percent: u8, window: Duration) -> LossRun {
                 worst
             }
         });
-    let max_jitter = (worst_gap.1 - interval_ms).abs();
     let send_failures = d1
         .child
         .log()
@@ -579,7 +584,6 @@ fn loss_run(percent: u8, window: Duration) -> LossRun {
         predicted,
         uncertain,
         observed: trans1 - trans0,
-        max_jitter: Duration::from_secs_f64(max_jitter / 1000.0),
         worst_gap,
         send_failures,
     }
@@ -639,7 +643,7 @@ fn long_random_loss_of_adverts_matches_the_binomial_expectation() {
             if r.percent == 0 {
                 format!(
                     ", max jitter {:?} (a gap of {:.2} ms, {:.0} ms into the window)",
-                    r.max_jitter, r.worst_gap.1, r.worst_gap.0
+                    r.max_jitter(), r.worst_gap.1, r.worst_gap.0
                 )
             } else {
                 String::new()
