@@ -274,7 +274,7 @@ fn the_address_owner_is_master_at_once_and_keeps_it() {
 }
 
 #[test]
-fn ipv6_vip_moves_with_an_unsolicited_na() {
+fn ipv6_vip_moves_with_an_unsolicited_na_whose_router_flag_follows_forwarding() {
     if !require_root() {
         return;
     }
@@ -307,6 +307,9 @@ fn ipv6_vip_moves_with_an_unsolicited_na() {
         master.starts_with("fe80::"),
         "IPv6 adverts come from the link-local address: {master}"
     );
+    // Forwarding turned on after host 1's frames were prepared: its NAs must say R.
+    h1.run(&["sysctl", "-qw", "net.ipv6.conf.eth0.forwarding=1"])
+        .unwrap();
     let nas = lab.capture("icmp6 and ip6[40] == 136").unwrap();
     d2.child.kill().unwrap();
     assert!(wait_until(Duration::from_secs(2), || h1
@@ -320,18 +323,26 @@ fn ipv6_vip_moves_with_an_unsolicited_na() {
     assert!(
         nas.wait_for(Duration::from_secs(1), |p| {
             let f = &p.data;
-            // Ethernet(14) + IPv6(40): type 136, flags with Override set, target = VIP,
-            // target link-layer option = host 1's MAC.
+            // Ethernet(14) + IPv6(40): type 136, flags with Router and Override set,
+            // target = VIP, target link-layer option = host 1's MAC.
             f.len() >= 86
                 && f[6..12] == mac
                 && f[54] == 136
-                && f[58] & 0x20 != 0
+                && f[58] & 0xa0 == 0xa0
                 && f[62..78] == vip
                 && f[80..86] == mac
         })
         .unwrap()
         .is_some(),
-        "no unsolicited NA for the VIP from host 1"
+        "no unsolicited NA with R set for the VIP from host 1"
+    );
+    assert!(
+        nas.packets()
+            .unwrap()
+            .iter()
+            .filter(|p| p.data.len() >= 86 && p.data[6..12] == mac)
+            .all(|p| p.data[58] & 0x80 != 0),
+        "an NA from host 1 with R clear while it forwards"
     );
 }
 

@@ -1,7 +1,7 @@
 //! The announcement frames a new master sends: gratuitous ARP (IPv4) and unsolicited
 //! Neighbour Advertisements (IPv6), complete Ethernet frames built with `pnet_packet`.
 
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use pnet_base::MacAddr;
 use pnet_packet::MutablePacket;
@@ -150,6 +150,85 @@ pub fn unsolicited_na(na: &NeighborAdvert) -> [u8; NA_LEN] {
     frame
 }
 
+/// The announcement of one virtual address, built once (at instance setup) so that a
+/// takeover only sends bytes: on the project's VM, building the frame on the takeover's path
+/// ran cold, after the VIP's install, on the way to the first gratuitous ARP
+/// (`docs/performance.md`).
+///
+/// An IPv6 address keeps two frames, with the Router flag clear and set: which one is right
+/// depends on the interface's `forwarding` at the moment it is sent (see
+/// [`NeighborAdvert::unsolicited`]), and a host that hears R clear from its router removes
+/// it from its default routers (RFC 4861 §7.2.5), so the flag is never guessed in advance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PreparedAnnouncement {
+    /// A gratuitous ARP ([`gratuitous_arp`]).
+    Arp {
+        /// The address announced.
+        vip: Ipv4Addr,
+        /// The frame.
+        frame: [u8; GARP_LEN],
+    },
+    /// An unsolicited Neighbour Advertisement ([`unsolicited_na`] of
+    /// [`NeighborAdvert::unsolicited`]).
+    Na {
+        /// The address announced.
+        vip: Ipv6Addr,
+        /// The frame with the Router flag clear.
+        router_clear: [u8; NA_LEN],
+        /// The frame with the Router flag set.
+        router_set: [u8; NA_LEN],
+    },
+}
+
+impl PreparedAnnouncement {
+    /// The frames announcing `vip` from `mac` (the VMAC, or the interface's MAC).
+    pub fn new(mac: Mac, vip: IpAddr) -> Self {
+        match vip {
+            IpAddr::V4(vip) => PreparedAnnouncement::Arp {
+                vip,
+                frame: gratuitous_arp(mac, vip),
+            },
+            IpAddr::V6(vip) => PreparedAnnouncement::Na {
+                vip,
+                router_clear: unsolicited_na(&NeighborAdvert::unsolicited(mac, vip, false)),
+                router_set: unsolicited_na(&NeighborAdvert::unsolicited(mac, vip, true)),
+            },
+        }
+    }
+
+    /// The address announced.
+    pub fn vip(&self) -> IpAddr {
+        match self {
+            PreparedAnnouncement::Arp { vip, .. } => IpAddr::V4(*vip),
+            PreparedAnnouncement::Na { vip, .. } => IpAddr::V6(*vip),
+        }
+    }
+
+    /// Whether it is a Neighbour Advertisement (its frame depends on the Router flag).
+    pub fn is_na(&self) -> bool {
+        matches!(self, PreparedAnnouncement::Na { .. })
+    }
+
+    /// The frame to send: for an NA the one with the Router flag as `router` says; a
+    /// gratuitous ARP has no such flag and ignores it.
+    pub fn frame(&self, router: bool) -> &[u8] {
+        match self {
+            PreparedAnnouncement::Arp { frame, .. } => frame,
+            PreparedAnnouncement::Na {
+                router_clear,
+                router_set,
+                ..
+            } => {
+                if router {
+                    router_set
+                } else {
+                    router_clear
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -275,5 +354,27 @@ mod tests {
         let mut broken = f;
         broken[54 + 10] ^= 1;
         assert!(!icmpv6_checksum_ok(ll, ALL_NODES, &broken[54..]));
+    }
+
+    #[test]
+    fn prepared_announcements_are_the_frames_built_on_demand() {
+        let v4 = Ipv4Addr::new(192, 0, 2, 100);
+        let arp = PreparedAnnouncement::new(MAC, IpAddr::V4(v4));
+        assert_eq!(arp.vip(), IpAddr::V4(v4));
+        assert!(!arp.is_na());
+        assert_eq!(arp.frame(false), &gratuitous_arp(MAC, v4)[..]);
+        assert_eq!(arp.frame(true), &gratuitous_arp(MAC, v4)[..]);
+
+        let v6: Ipv6Addr = "2001:db8::100".parse().unwrap();
+        let na = PreparedAnnouncement::new(MAC, IpAddr::V6(v6));
+        assert_eq!(na.vip(), IpAddr::V6(v6));
+        assert!(na.is_na());
+        let clear = unsolicited_na(&NeighborAdvert::unsolicited(MAC, v6, false));
+        let set = unsolicited_na(&NeighborAdvert::unsolicited(MAC, v6, true));
+        assert_ne!(clear, set);
+        assert_eq!(na.frame(false), &clear[..]);
+        assert_eq!(na.frame(true), &set[..]);
+        assert_eq!(na.frame(true)[54 + 4], 0b1010_0000, "R set, O set");
+        assert_eq!(na.frame(false)[54 + 4], 0b0010_0000, "R clear, O set");
     }
 }

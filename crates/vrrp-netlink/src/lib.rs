@@ -50,7 +50,7 @@ pub use error::{NetlinkError, Result};
 pub use fake::{FakeNetlink, Op};
 pub use frames::{
     ALL_NODES, ALL_NODES_MAC, ETHERTYPE_ARP, ETHERTYPE_IPV6, GARP_LEN, NA_LEN, ND_HOP_LIMIT,
-    NeighborAdvert, gratuitous_arp, unsolicited_na,
+    NeighborAdvert, PreparedAnnouncement, gratuitous_arp, unsolicited_na,
 };
 pub use ops::{EventStream, NetlinkOps};
 pub use packet_socket::{Announcer, link_bind_address};

@@ -9,7 +9,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use socket2::{Domain, Protocol, SockAddr, SockAddrStorage, Socket, Type, socklen_t};
 
 use crate::error::{NetlinkError, Result};
-use crate::frames::{NeighborAdvert, gratuitous_arp, unsolicited_na};
+use crate::frames::{NeighborAdvert, PreparedAnnouncement, gratuitous_arp, unsolicited_na};
 use crate::types::Mac;
 
 /// Sends announcement frames (gratuitous ARP, unsolicited NA, or any Ethernet frame) out of
@@ -82,6 +82,11 @@ impl Announcer {
     /// Sends one unsolicited Neighbour Advertisement (see [`unsolicited_na`]).
     pub fn send_na(&self, na: &NeighborAdvert) -> Result<()> {
         self.send_frame(&unsolicited_na(na))
+    }
+
+    /// Sends a [`PreparedAnnouncement`], an NA with the Router flag as `router` says.
+    pub fn send_prepared(&self, announcement: &PreparedAnnouncement, router: bool) -> Result<()> {
+        self.send_frame(announcement.frame(router))
     }
 
     /// Sends the NA keepalived sends for `vip`: from the VIP, Override set, R as `router`.

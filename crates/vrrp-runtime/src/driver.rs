@@ -22,7 +22,8 @@ use vrrp_election::{
 };
 use vrrp_health::{HealthSet, ProbeEvent, ProbeEvents, ProbeResult, ProbeRunner};
 use vrrp_netlink::{
-    AddressInfo, Announcer, ArpFluxGuard, IpNet, LinkInfo, Mac, NetEvent, NetlinkOps, Vmac,
+    AddressInfo, Announcer, ArpFluxGuard, IpNet, LinkInfo, Mac, NetEvent, NetlinkOps,
+    PreparedAnnouncement, Vmac,
 };
 use vrrp_packet::AddressFamily;
 
@@ -100,12 +101,13 @@ struct InstanceRt {
 struct InstanceIo {
     /// The interface the VIPs go on and announcements leave from (the VMAC, or the parent).
     vip_ifindex: u32,
-    /// The MAC announcements carry.
-    mac: Mac,
     /// Shared with the other instances on `vip_ifindex` with the same source address.
     sender: Arc<VrrpSender>,
     /// Shared with the other instances on `vip_ifindex`.
     announcer: Arc<Announcer>,
+    /// One per VIP, in the configured order, from the VMAC's MAC or the interface's, built
+    /// when the interface was set up.
+    announcements: Vec<PreparedAnnouncement>,
     vmac: Option<Vmac>,
     _arp_flux: Option<ArpFluxGuard>,
 }
@@ -770,13 +772,20 @@ impl<N: NetlinkOps + 'static> Driver<N> {
                 }
             }
         }
+        // The takeover's work done in advance: the VIPs' netlink requests and their
+        // announcement frames (what is left on its path is sending bytes).
         self.netlink
             .prepare_addresses(vip_ifindex, &vip_nets(&inst.virtual_ips));
+        let announcements = inst
+            .virtual_ips
+            .iter()
+            .map(|vip| PreparedAnnouncement::new(mac, vip.addr))
+            .collect();
         Ok(InstanceIo {
             vip_ifindex,
-            mac,
             sender,
             announcer,
+            announcements,
             vmac,
             _arp_flux: arp_flux,
         })
@@ -1478,19 +1487,15 @@ impl<N: NetlinkOps + 'static> Driver<N> {
     fn announce_now(&self, idx: usize) {
         let inst = &self.instances[idx];
         let Some(io) = &inst.io else { return };
-        for vip in &inst.cfg.virtual_ips {
-            let result = match vip.addr {
-                IpAddr::V4(v4) => io.announcer.send_garp(io.mac, v4),
-                IpAddr::V6(v6) => {
-                    // keepalived sets the Router flag when forwarding is on (RFC 9568 §6.4.2
-                    // wants R=1 with a virtual MAC).
-                    let router = io.vmac.is_some()
-                        || vrrp_netlink::ipv6_forwarding(&inst.cfg.interface).unwrap_or(false);
-                    io.announcer.send_unsolicited_na(io.mac, v6, router)
-                }
-            };
-            if let Err(e) = result {
-                tracing::warn!(instance = %inst.cfg.name, vip = %vip.addr, error = %e, "announcement not sent");
+        // keepalived sets the NAs' Router flag when forwarding is on (RFC 9568 §6.4.2 wants
+        // R=1 with a virtual MAC). Read once per burst frame, at the moment of sending, and
+        // only when there is an NA to send: a wrong R costs hosts their default router.
+        let router = io.vmac.is_some()
+            || (io.announcements.iter().any(PreparedAnnouncement::is_na)
+                && vrrp_netlink::ipv6_forwarding(&inst.cfg.interface).unwrap_or(false));
+        for announcement in &io.announcements {
+            if let Err(e) = io.announcer.send_prepared(announcement, router) {
+                tracing::warn!(instance = %inst.cfg.name, vip = %announcement.vip(), error = %e, "announcement not sent");
             }
         }
     }
