@@ -84,6 +84,7 @@ pub fn run(settings: &Settings, command: Vec<String>, notes: Vec<String>) -> Res
             Measure::GracefulStop => measures::failover::graceful_stop(settings, &mut rng),
             Measure::Scale => measures::scale::scale(settings),
             Measure::Timer => measures::timer::timer(settings),
+            Measure::Stalls => measures::stalls::stalls(settings),
         };
         match outcome {
             Ok(cases) => results.extend(cases),

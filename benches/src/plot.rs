@@ -367,6 +367,15 @@ pub fn render_all(report: &RunReport, dir: &Path) -> Result<Vec<PathBuf>> {
             Scale::Linear,
         )?;
     }
+    if has("stalls") {
+        strip(
+            "stalls.svg",
+            "The machine: longest stall of a thread in the 2 ms after it wakes",
+            "µs between two consecutive clock reads (log scale)",
+            rows(report, "stalls", "longest_gap_us", ""),
+            Scale::Log,
+        )?;
+    }
     if has("scale") {
         for (file, metric, title, y) in [
             (

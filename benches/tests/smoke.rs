@@ -101,6 +101,11 @@ fn the_smoke_run_measures_every_case_of_both_implementations_and_writes_json_and
         );
         assert!(!with_vrrpd || svg.contains("vrrpd"), "{file}");
     }
+    let svg = std::fs::read_to_string(dir.join("stalls.svg")).unwrap_or_default();
+    assert!(
+        svg.starts_with("<svg") && svg.contains("machine"),
+        "stalls.svg"
+    );
     let _ = std::fs::remove_dir_all(&out);
 
     assert_eq!(report["schema"], 1);
@@ -190,6 +195,14 @@ fn the_smoke_run_measures_every_case_of_both_implementations_and_writes_json_and
         assert!(samples(case, "startup_ms")[0] > 0.0);
         assert_eq!(samples(case, "missing_vrids"), [0.0]);
         assert_eq!(samples(case, "backup_adverts"), [0.0]);
+    }
+    // The machine's stalls: every window looked at, each gap at least a clock read.
+    let stall_cases = cases(&report, "stalls");
+    assert_eq!(stall_cases.len(), 2, "100 ms idle and busy");
+    for case in stall_cases {
+        let longest = samples(case, "longest_gap_us");
+        assert_eq!(longest.len(), 3);
+        assert!(longest.iter().all(|v| *v > 0.0 && *v < 1e6), "{longest:?}");
     }
     // 6. Timer: many gaps, each about one interval.
     for case in cases(&report, "timer") {

@@ -18,7 +18,7 @@ struct Cli {
     #[arg(long)]
     smoke: bool,
     /// Measures to run (default: all): host-death, takeover, service-death, graceful-stop,
-    /// scale, timer.
+    /// scale, timer, stalls.
     #[arg(long = "measure", value_name = "NAME")]
     measures: Vec<String>,
     /// Trials per timing case (default: 30, smoke: 3).

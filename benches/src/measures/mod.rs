@@ -4,6 +4,7 @@ pub mod clock;
 pub mod failover;
 pub mod scale;
 pub mod service;
+pub mod stalls;
 pub mod timer;
 
 use std::net::IpAddr;
@@ -32,17 +33,21 @@ pub enum Measure {
     Scale,
     /// 6: the master's inter-advert gaps, idle and with every core busy.
     Timer,
+    /// The machine itself: how long the CPU leaves a thread that just woke with work to do
+    /// (what no daemon can do better than; `docs/performance.md`).
+    Stalls,
 }
 
 impl Measure {
     /// Every measure, in the order.
-    pub const ALL: [Measure; 6] = [
+    pub const ALL: [Measure; 7] = [
         Measure::HostDeath,
         Measure::Takeover,
         Measure::ServiceDeath,
         Measure::GracefulStop,
         Measure::Scale,
         Measure::Timer,
+        Measure::Stalls,
     ];
 
     /// Its command-line name.
@@ -54,6 +59,7 @@ impl Measure {
             Measure::GracefulStop => "graceful-stop",
             Measure::Scale => "scale",
             Measure::Timer => "timer",
+            Measure::Stalls => "stalls",
         }
     }
 

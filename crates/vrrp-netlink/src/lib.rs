@@ -55,7 +55,9 @@ pub use frames::{
 pub use ops::{EventStream, NetlinkOps};
 pub use packet_socket::{Announcer, link_bind_address};
 pub use rtnl::RtNetlink;
-pub use sysctl::{ArpFluxGuard, ipv6_forwarding, prevent_arp_flux, read_sysctl, write_sysctl};
+pub use sysctl::{
+    ArpFluxGuard, Ipv6Forwarding, ipv6_forwarding, prevent_arp_flux, read_sysctl, write_sysctl,
+};
 pub use types::{
     AddrGenMode, AddressInfo, Family, IpNet, LinkInfo, Mac, NetEvent, OperState, eui64_link_local,
 };

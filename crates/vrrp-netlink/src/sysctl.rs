@@ -44,6 +44,31 @@ pub fn ipv6_forwarding(ifname: &str) -> Result<bool> {
     Ok(read_sysctl(&format!("net/ipv6/conf/{ifname}/forwarding"))? != "0")
 }
 
+/// An interface's `net/ipv6/conf/<if>/forwarding`, opened once and read afresh at every
+/// [`read`](Self::read): one `pread` instead of a path walk through `/proc` (on the takeover's
+/// path, before its first unsolicited NA). The file stays in the network namespace it was
+/// opened in; once the interface is gone, reads fail.
+#[derive(Debug)]
+pub struct Ipv6Forwarding {
+    file: File,
+    path: PathBuf,
+}
+
+impl Ipv6Forwarding {
+    /// Opens the file for interface `ifname` in the calling thread's network namespace.
+    pub fn open(ifname: &str) -> Result<Self> {
+        validate_name(ifname)?;
+        let path = Path::new(PROC_SYS).join(format!("net/ipv6/conf/{ifname}/forwarding"));
+        let file = File::open(&path).map_err(sysctl_err(&path))?;
+        Ok(Self { file, path })
+    }
+
+    /// Whether forwarding is on now (the kernel writes the value anew for every read).
+    pub fn read(&self) -> Result<bool> {
+        Ok(read_at_start(&self.file, &self.path)? != "0")
+    }
+}
+
 fn read_at_start(file: &File, path: &Path) -> Result<String> {
     let mut buf = [0u8; 64];
     let n = file.read_at(&mut buf, 0).map_err(sysctl_err(path))?;

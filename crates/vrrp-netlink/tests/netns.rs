@@ -10,9 +10,10 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use vrrp_lab::{CapturedPacket, HOST_IFACE, Host, Lab, require_root};
 use vrrp_netlink::{
-    AddrGenMode, Announcer, EventStream, Family, IpNet, Mac, NeighborAdvert, NetEvent,
-    NetlinkError, NetlinkOps, RtNetlink, VmacConfig, create_vmac, eui64_link_local, gratuitous_arp,
-    ipv6_forwarding, prevent_arp_flux, read_sysctl, remove_vmac, unsolicited_na, vmac_address,
+    AddrGenMode, Announcer, EventStream, Family, IpNet, Ipv6Forwarding, Mac, NeighborAdvert,
+    NetEvent, NetlinkError, NetlinkOps, RtNetlink, VmacConfig, create_vmac, eui64_link_local,
+    gratuitous_arp, ipv6_forwarding, prevent_arp_flux, read_sysctl, remove_vmac, unsolicited_na,
+    vmac_address,
 };
 
 const VIP4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 100);
@@ -644,4 +645,31 @@ fn ipv6_forwarding_is_read_per_interface_inside_the_namespace() {
     assert!(a.in_ns(|| ipv6_forwarding(HOST_IFACE).unwrap()).unwrap());
     assert!(!b.in_ns(|| ipv6_forwarding(HOST_IFACE).unwrap()).unwrap());
     assert!(a.in_ns(|| ipv6_forwarding("../x")).unwrap().is_err());
+}
+
+#[test]
+fn an_open_forwarding_file_follows_changes_and_stays_in_its_namespace() {
+    if !require_root() {
+        return;
+    }
+    let lab = Lab::new(2).unwrap();
+    let (a, b) = (lab.host(1).unwrap(), lab.host(2).unwrap());
+    let reader = a
+        .in_ns(|| Ipv6Forwarding::open(HOST_IFACE))
+        .unwrap()
+        .unwrap();
+    assert!(!reader.read().unwrap());
+    a.run(&["sysctl", "-qw", "net.ipv6.conf.eth0.forwarding=1"])
+        .unwrap();
+    // The same open file, read from this thread (outside the lab): host 1's value.
+    assert!(reader.read().unwrap());
+    b.run(&["sysctl", "-qw", "net.ipv6.conf.eth0.forwarding=0"])
+        .unwrap();
+    assert!(reader.read().unwrap());
+    a.run(&["sysctl", "-qw", "net.ipv6.conf.eth0.forwarding=0"])
+        .unwrap();
+    assert!(!reader.read().unwrap());
+    assert!(a.in_ns(|| Ipv6Forwarding::open("../x")).unwrap().is_err());
+    a.run(&["ip", "link", "del", "eth0"]).unwrap();
+    assert!(reader.read().is_err(), "the interface is gone");
 }

@@ -22,8 +22,8 @@ use vrrp_election::{
 };
 use vrrp_health::{HealthSet, ProbeEvent, ProbeEvents, ProbeResult, ProbeRunner};
 use vrrp_netlink::{
-    AddressInfo, Announcer, ArpFluxGuard, IpNet, LinkInfo, Mac, NetEvent, NetlinkOps,
-    PreparedAnnouncement, Vmac,
+    AddressInfo, Announcer, ArpFluxGuard, IpNet, Ipv6Forwarding, LinkInfo, Mac, NetEvent,
+    NetlinkOps, PreparedAnnouncement, Vmac,
 };
 use vrrp_packet::AddressFamily;
 
@@ -108,6 +108,9 @@ struct InstanceIo {
     /// One per VIP, in the configured order, from the VMAC's MAC or the interface's, built
     /// when the interface was set up.
     announcements: Vec<PreparedAnnouncement>,
+    /// The interface's IPv6 `forwarding`, for the NAs' Router flag: open when there is an
+    /// NA to send and no VMAC (a VMAC's NAs always say R).
+    forwarding: Option<Ipv6Forwarding>,
     vmac: Option<Vmac>,
     _arp_flux: Option<ArpFluxGuard>,
 }
@@ -776,16 +779,27 @@ impl<N: NetlinkOps + 'static> Driver<N> {
         // announcement frames (what is left on its path is sending bytes).
         self.netlink
             .prepare_addresses(vip_ifindex, &vip_nets(&inst.virtual_ips));
-        let announcements = inst
+        let announcements: Vec<PreparedAnnouncement> = inst
             .virtual_ips
             .iter()
             .map(|vip| PreparedAnnouncement::new(mac, vip.addr))
             .collect();
+        let forwarding = if vmac.is_none() && announcements.iter().any(PreparedAnnouncement::is_na)
+        {
+            Ipv6Forwarding::open(&link.name)
+                .inspect_err(|e| {
+                    tracing::warn!(instance = %inst.name, error = %e, "cannot read IPv6 forwarding: NAs go without the Router flag");
+                })
+                .ok()
+        } else {
+            None
+        };
         Ok(InstanceIo {
             vip_ifindex,
             sender,
             announcer,
             announcements,
+            forwarding,
             vmac,
             _arp_flux: arp_flux,
         })
@@ -1488,11 +1502,14 @@ impl<N: NetlinkOps + 'static> Driver<N> {
         let inst = &self.instances[idx];
         let Some(io) = &inst.io else { return };
         // keepalived sets the NAs' Router flag when forwarding is on (RFC 9568 §6.4.2 wants
-        // R=1 with a virtual MAC). Read once per burst frame, at the moment of sending, and
-        // only when there is an NA to send: a wrong R costs hosts their default router.
+        // R=1 with a virtual MAC). Read at the moment of sending, once per round of frames
+        // (keepalived caches it for 5 s): a stale R clear would cost hosts their default
+        // router (RFC 4861 §7.2.5).
         let router = io.vmac.is_some()
-            || (io.announcements.iter().any(PreparedAnnouncement::is_na)
-                && vrrp_netlink::ipv6_forwarding(&inst.cfg.interface).unwrap_or(false));
+            || io
+                .forwarding
+                .as_ref()
+                .is_some_and(|f| f.read().unwrap_or(false));
         for announcement in &io.announcements {
             if let Err(e) = io.announcer.send_prepared(announcement, router) {
                 tracing::warn!(instance = %inst.cfg.name, vip = %announcement.vip(), error = %e, "announcement not sent");
