@@ -142,7 +142,15 @@ fn addresses_are_added_and_removed_idempotently_and_visible_to_ip() {
             .count(),
         1
     );
-    assert!(shown.iter().all(|x| !x.tentative), "{shown:?}");
+    // Our VIPs are usable at once; the link-local the kernel gave the fresh veth may still
+    // be in its own DAD (a busy machine caught it so): not ours to check.
+    assert!(
+        shown
+            .iter()
+            .filter(|x| x.ip == IpAddr::from(VIP4) || x.ip == IpAddr::from(vip6()))
+            .all(|x| !x.tentative),
+        "{shown:?}"
+    );
     // Removing twice is fine; so is removing what was never there.
     a.block_on(|| async move {
         let nl = RtNetlink::new().unwrap();
