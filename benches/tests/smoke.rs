@@ -155,6 +155,12 @@ fn the_smoke_run_measures_every_case_of_both_implementations_and_writes_json_and
         for o in samples(case, "overshoot_ms") {
             assert!((-1.0..50.0).contains(&o), "overshoot {o} ms");
         }
+        // The announcement follows the advert (the VIP is installed in between).
+        let announce = samples(case, "announce_overshoot_ms");
+        assert_eq!(announce.len(), 3);
+        for (a, o) in announce.iter().zip(samples(case, "overshoot_ms")) {
+            assert!(*a > o && *a < o + 100.0, "announced {a} ms, advert {o} ms");
+        }
         for p in samples(case, "kill_phase") {
             assert!((-0.1..2.0).contains(&p), "kill phase {p}");
         }
