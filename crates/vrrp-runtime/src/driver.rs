@@ -105,6 +105,9 @@ struct InstanceIo {
     sender: Arc<VrrpSender>,
     /// Shared with the other instances on `vip_ifindex`.
     announcer: Arc<Announcer>,
+    /// The VIPs as netlink addresses, in the configured order (their add requests are
+    /// prepared: `NetlinkOps::prepare_addresses`).
+    vip_nets: Vec<IpNet>,
     /// One per VIP, in the configured order, from the VMAC's MAC or the interface's, built
     /// when the interface was set up.
     announcements: Vec<PreparedAnnouncement>,
@@ -777,8 +780,8 @@ impl<N: NetlinkOps + 'static> Driver<N> {
         }
         // The takeover's work done in advance: the VIPs' netlink requests and their
         // announcement frames (what is left on its path is sending bytes).
-        self.netlink
-            .prepare_addresses(vip_ifindex, &vip_nets(&inst.virtual_ips));
+        let vip_nets = vip_nets(&inst.virtual_ips);
+        self.netlink.prepare_addresses(vip_ifindex, &vip_nets);
         let announcements: Vec<PreparedAnnouncement> = inst
             .virtual_ips
             .iter()
@@ -796,6 +799,7 @@ impl<N: NetlinkOps + 'static> Driver<N> {
         };
         Ok(InstanceIo {
             vip_ifindex,
+            vip_nets,
             sender,
             announcer,
             announcements,
@@ -1384,9 +1388,7 @@ impl<N: NetlinkOps + 'static> Driver<N> {
                         self.node.router(inst.router).map(|r| r.state()) == Some(State::Master);
                     if master {
                         tracing::warn!(instance = %inst.cfg.name, vip = %info.net, "VIP removed from under us while master: adding it back");
-                        let vips = inst.cfg.virtual_ips.clone();
-                        let ifindex = io.vip_ifindex;
-                        self.add_vips(ifindex, &vips).await;
+                        self.add_vips(idx).await;
                         self.announce_start(idx, now);
                     }
                 }
@@ -1447,21 +1449,12 @@ impl<N: NetlinkOps + 'static> Driver<N> {
         let Some(idx) = idx else { return };
         let now = clock::now();
         match action {
-            Action::AddAddresses { .. } => {
-                let vips = self.instances[idx].cfg.virtual_ips.clone();
-                if let Some(io) = &self.instances[idx].io {
-                    let ifindex = io.vip_ifindex;
-                    self.add_vips(ifindex, &vips).await;
-                }
-            }
+            Action::AddAddresses { .. } => self.add_vips(idx).await,
             Action::RemoveAddresses { .. } => {
                 self.announce.stop(self.instances[idx].router);
                 let inst = &self.instances[idx];
                 let Some(io) = &inst.io else { return };
-                for vip in &inst.cfg.virtual_ips {
-                    let Ok(net) = IpNet::new(vip.addr, vip.prefix_len) else {
-                        continue;
-                    };
+                for &net in &io.vip_nets {
                     if let Err(e) = self.netlink.remove_address(io.vip_ifindex, net).await {
                         tracing::error!(instance = %inst.cfg.name, vip = %net, error = %e, "could not remove VIP");
                     }
@@ -1472,14 +1465,18 @@ impl<N: NetlinkOps + 'static> Driver<N> {
         }
     }
 
-    async fn add_vips(&self, ifindex: u32, vips: &[vrrp_config::VirtualIp]) {
-        let nets = vip_nets(vips);
-        // All at once, prepared in advance (`prepare_addresses` in `open_instance`): this is
-        // the takeover's path, between its advert and its gratuitous ARP.
-        let results = self.netlink.add_addresses(ifindex, &nets).await;
-        for (net, result) in nets.iter().zip(results) {
+    /// Adds instance `idx`'s VIPs on its interface, all at once with the requests prepared
+    /// in `open_io`: the takeover's path, between its advert and its gratuitous ARP.
+    async fn add_vips(&self, idx: usize) {
+        let inst = &self.instances[idx];
+        let Some(io) = &inst.io else { return };
+        let results = self
+            .netlink
+            .add_addresses(io.vip_ifindex, &io.vip_nets)
+            .await;
+        for (net, result) in io.vip_nets.iter().zip(results) {
             if let Err(e) = result {
-                tracing::error!(vip = %net, ifindex, error = %e, "could not add VIP");
+                tracing::error!(instance = %inst.cfg.name, vip = %net, ifindex = io.vip_ifindex, error = %e, "could not add VIP");
             }
         }
     }
