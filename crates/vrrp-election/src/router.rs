@@ -692,6 +692,28 @@ impl VirtualRouter {
     /// Sends one advert with `priority` to the multicast group or to each unicast peer
     /// (RFC 9568 §7.2, RFC 3768 §7.2).
     fn send_advert(&mut self, priority: u8) {
+        let (adverts, failed) = self.adverts(priority);
+        let sent = adverts.len();
+        self.queue.extend(adverts.into_iter().map(Output::Transmit));
+        self.stats.emit_errors += failed;
+        if sent > 0 {
+            self.stats.adverts_sent += 1;
+            if priority == 0 {
+                self.stats.priority_zero_sent += 1;
+            }
+        }
+    }
+
+    /// The adverts [`handle_timeout`](Self::handle_timeout) would send if this backup's
+    /// Master_Down_Timer fired now and it became master (RFC 9568 §6.4.2), without changing
+    /// anything: for a caller that wants that code and data warm before the moment comes
+    /// (the runtime rehearses a takeover shortly before a backup's deadline).
+    pub fn takeover_adverts(&self) -> Vec<Transmit> {
+        self.adverts(self.priority()).0
+    }
+
+    /// The adverts with `priority`, one per destination, and how many could not be encoded.
+    fn adverts(&self, priority: u8) -> (Vec<Transmit>, u64) {
         let repr = VrrpRepr {
             version: self.config.version,
             vrid: self.config.vrid,
@@ -702,7 +724,7 @@ impl VirtualRouter {
             addresses: self.vips.list(),
         };
         let src = self.config.primary_address;
-        let mut sent = 0u64;
+        let mut adverts = Vec::new();
         let mut failed = 0u64;
         let multicast = [self.family.multicast_group()];
         let dsts: &[IpAddr] = if self.config.unicast_peers.is_empty() {
@@ -720,26 +742,19 @@ impl VirtualRouter {
             match repr.emit(&mut payload, &ck) {
                 Ok(len) => {
                     payload.truncate(len);
-                    sent += 1;
-                    self.queue.push_back(Output::Transmit(Transmit {
+                    adverts.push(Transmit {
                         interface: self.config.interface,
                         src,
                         dst: *dst,
                         ttl: 255,
                         priority,
                         payload,
-                    }));
+                    });
                 }
                 Err(_) => failed += 1,
             }
         }
-        self.stats.emit_errors += failed;
-        if sent > 0 {
-            self.stats.adverts_sent += 1;
-            if priority == 0 {
-                self.stats.priority_zero_sent += 1;
-            }
-        }
+        (adverts, failed)
     }
 }
 

@@ -1181,3 +1181,41 @@ fn removing_the_member_a_held_backup_waited_for_releases_it() {
         ]
     );
 }
+
+// ----- takeover rehearsal (for the runtime's warm-up) ------------------------------------
+
+/// The adverts a backup would send if it took over now, exactly as the takeover then sends
+/// them, and asking changes nothing.
+#[test]
+fn takeover_adverts_are_the_takeover_s_adverts_and_change_nothing() {
+    for cfg in [v3(11, 100), v6(11, 100), {
+        let mut c = v3(11, 100);
+        c.unicast_peers = vec![ip("192.0.2.12"), ip("192.0.2.13")];
+        c
+    }] {
+        let t = t0();
+        let mut r = started(cfg, t);
+        // An effective priority other than the base one: the rehearsal must use it too.
+        r.handle_command(t, Command::SetPriorityOffset(-20));
+        let _ = drain(&mut r);
+        let timer = r.poll_timeout();
+        let rehearsed = r.takeover_adverts();
+        assert_eq!(r.state(), State::Backup);
+        assert_eq!(r.poll_timeout(), timer, "the timer is untouched");
+        assert!(r.poll_output().is_none(), "nothing is queued");
+        assert_eq!(r.stats().adverts_sent, 0, "nothing counted as sent");
+
+        let fire = timer.unwrap();
+        r.handle_timeout(fire);
+        assert_eq!(r.state(), State::Master);
+        let sent: Vec<_> = std::iter::from_fn(|| r.poll_output())
+            .filter_map(|o| match o {
+                Output::Transmit(tx) => Some(tx),
+                _ => None,
+            })
+            .collect();
+        assert!(!sent.is_empty());
+        assert_eq!(rehearsed, sent);
+        assert!(sent.iter().all(|tx| tx.priority == 80));
+    }
+}
