@@ -1499,9 +1499,9 @@ impl<N: NetlinkOps + 'static> Driver<N> {
     /// Runs the code and touches the data of the takeover that is due at `deadline`, without
     /// doing any of it: the engine's adverts as master, the prepared netlink batch, the
     /// announcement frames. On the project's VM a backup that has been idle for seconds runs
-    /// its takeover on cold caches; rehearsing it 10 ms before made the slow takeovers less
-    /// slow (1 s adverts, 39 interleaved pairs: overshoot mean 0.58 → 0.46 ms, worst 1.35 →
-    /// 0.84 ms; docs/performance.md). Nothing here is sent or changed.
+    /// its takeover on cold caches; rehearsing it 10 ms before cut the overshoot at 1 s
+    /// adverts from 0.40 to 0.25 ms (median; worst 0.88 → 0.52 ms; interleaved A/B,
+    /// docs/performance.md). Nothing here is sent or changed.
     fn rehearse_takeover(&self, deadline: Instant) {
         for inst in self.backups_due_at(deadline) {
             let adverts = self
