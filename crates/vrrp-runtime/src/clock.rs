@@ -41,8 +41,23 @@ impl ArrivalClock {
 
     /// When a packet stamped `kernel_time` arrived, on the monotonic clock.
     pub(crate) fn arrival(&mut self, kernel_time: Option<SystemTime>) -> Instant {
-        let mono = now();
-        let wall = SystemTime::now();
+        self.arrival_reading(kernel_time, SystemTime::now, now)
+    }
+
+    /// [`Self::arrival`] with the clocks to read. The wall clock is read first: if the
+    /// thread loses its CPU between the two readings (the project's VM does that for tens of
+    /// µs, sometimes ms), the stamp looks younger than it is and the packet is dated late by
+    /// the stall, never early. Early would start a backup's Master_Down_Timer before the
+    /// advert arrived, and the takeover would come before the RFC's bound (a host-death run
+    /// showed one 71 µs early with the opposite order).
+    fn arrival_reading(
+        &mut self,
+        kernel_time: Option<SystemTime>,
+        read_wall: impl FnOnce() -> SystemTime,
+        read_mono: impl FnOnce() -> Instant,
+    ) -> Instant {
+        let wall = read_wall();
+        let mono = read_mono();
         self.arrival_at(mono, wall, kernel_time)
     }
 
@@ -163,6 +178,35 @@ mod tests {
             clock.arrival_at(mono, wall, Some(wall - Duration::from_millis(3))),
             mono - Duration::from_millis(3)
         );
+    }
+
+    #[test]
+    fn a_stall_between_the_clock_readings_dates_the_packet_late_never_early() {
+        let mut clock = ArrivalClock::new();
+        // A fake time: the true time in µs since `base`, and the wall clock at a fixed
+        // offset from it. Each reading takes the time, then the thread stalls 700 µs.
+        let true_us = std::cell::Cell::new(50_000u64);
+        let epoch = UNIX_EPOCH + Duration::from_secs(1_795_000_000);
+        let read = || {
+            let t = true_us.get();
+            true_us.set(t + 700);
+            Duration::from_micros(t)
+        };
+        let mono_zero = Instant::now();
+        let arrived = Duration::from_micros(47_000);
+        let got = clock.arrival_reading(
+            Some(epoch + arrived),
+            || epoch + read(),
+            || mono_zero + read(),
+        );
+        // The packet arrived at 47 ms; the second reading saw the stall. Read the other way
+        // round, the packet would be dated 700 µs before it arrived.
+        let arrived_mono = mono_zero + arrived;
+        assert!(
+            got >= arrived_mono,
+            "dated early: {got:?} < {arrived_mono:?}"
+        );
+        assert_eq!(got, arrived_mono + Duration::from_micros(700));
     }
 
     #[test]
