@@ -18,13 +18,15 @@
 //! capture of the adverts' arrival is the kernel's) before it judges.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 use vrrp_election::State;
-use vrrp_lab::{Host, Lab, require_root};
+use vrrp_lab::{Lab, require_root};
 use vrrp_packet::{
     AddressList, Auth, ChecksumContext, ChecksumMode, Interval, MULTICAST_V4, Version, VrrpRepr,
 };
@@ -38,14 +40,6 @@ const MDI: Duration = Duration::from_micros(360_938);
 const STALL_FROM: Duration = Duration::from_millis(250);
 /// ... until this long after it.
 const STALL_UNTIL: Duration = Duration::from_millis(600);
-
-fn ifindex(host: &Host) -> u32 {
-    host.run(&["cat", "/sys/class/net/eth0/ifindex"])
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap()
-}
 
 fn config() -> vrrp_config::Config {
     vrrp_runtime::Builder::new()
@@ -104,7 +98,7 @@ struct Outcome {
 /// blocked from [`STALL_FROM`] to [`STALL_UNTIL`] after that last regular advert.
 fn scenario(lab: &Lab, resume: Duration) -> Outcome {
     let (h1, h2) = (lab.host(1).unwrap(), lab.host(2).unwrap());
-    let index1 = ifindex(h1);
+    let index1 = common::ifindex(h1);
     let src = h1.ipv4();
     let payload = advert(src);
     let start = Instant::now() + Duration::from_millis(50);

@@ -3,29 +3,22 @@
 //! daemon after an idle interval no longer delays its takeover. Inside a lab (root).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::net::IpAddr;
 use std::sync::mpsc;
 use std::time::{Duration, SystemTime};
 
-use vrrp_lab::{Host, Lab, require_root};
+use vrrp_lab::{Lab, require_root};
 use vrrp_packet::{AddressFamily, MULTICAST_V4, MULTICAST_V6};
 use vrrp_runtime::socket::{Received, VrrpReceiver, VrrpSender};
-
-fn ifindex(host: &Host) -> u32 {
-    // `ip netns exec` mounts the namespace's own /sys.
-    host.run(&["cat", "/sys/class/net/eth0/ifindex"])
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap()
-}
 
 /// Sends one packet from host 1 to the VRRP group, lets it sit in host 2's socket queue for
 /// 100 ms, then reads it. Returns what was read and the wall-clock times just before the send
 /// and just before the read.
 fn send_then_read_late(lab: &Lab, family: AddressFamily) -> (Received, SystemTime, SystemTime) {
     let (h1, h2) = (lab.host(1).unwrap(), lab.host(2).unwrap());
-    let (index1, index2) = (ifindex(h1), ifindex(h2));
+    let (index1, index2) = (common::ifindex(h1), common::ifindex(h2));
     let src = match family {
         AddressFamily::Ipv4 => IpAddr::V4(h1.ipv4()),
         AddressFamily::Ipv6 => IpAddr::V6(h1.link_local("eth0").unwrap().unwrap()),
