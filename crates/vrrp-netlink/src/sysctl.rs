@@ -38,10 +38,10 @@ pub fn write_sysctl(key: &str, value: &str) -> Result<()> {
 }
 
 /// Whether IPv6 forwarding is on for interface `ifname` (`net/ipv6/conf/<if>/forwarding`):
-/// keepalived sets the Router flag of its unsolicited NAs from it.
+/// keepalived sets the Router flag of its unsolicited NAs from it. One reading of an
+/// [`Ipv6Forwarding`] opened for the purpose.
 pub fn ipv6_forwarding(ifname: &str) -> Result<bool> {
-    validate_name(ifname)?;
-    Ok(read_sysctl(&format!("net/ipv6/conf/{ifname}/forwarding"))? != "0")
+    Ipv6Forwarding::open(ifname)?.read()
 }
 
 /// An interface's `net/ipv6/conf/<if>/forwarding`, opened once and read afresh at every
