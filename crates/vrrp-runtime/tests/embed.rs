@@ -3,6 +3,8 @@
 //! priority offset, fault, graceful shutdown).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
@@ -29,19 +31,7 @@ virtual_ips = ["192.0.2.100/24"]
     .unwrap()
     .config;
     // The builder from values gives the same configuration as the file.
-    let built = vrrp_runtime::Builder::new()
-        .instance(vrrp_config::Instance {
-            priority,
-            advert_interval: Duration::from_millis(100),
-            ..vrrp_config::Instance::new(
-                "VI_1",
-                "eth0",
-                42,
-                vec!["192.0.2.100/24".parse().unwrap()],
-            )
-        })
-        .config()
-        .clone();
+    let built = common::config(priority);
     assert_eq!(built, parsed);
     built
 }

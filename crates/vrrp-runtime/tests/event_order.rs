@@ -41,22 +41,6 @@ const STALL_FROM: Duration = Duration::from_millis(250);
 /// ... until this long after it.
 const STALL_UNTIL: Duration = Duration::from_millis(600);
 
-fn config() -> vrrp_config::Config {
-    vrrp_runtime::Builder::new()
-        .instance(vrrp_config::Instance {
-            priority: 100,
-            advert_interval: Duration::from_millis(100),
-            ..vrrp_config::Instance::new(
-                "VI_1",
-                "eth0",
-                42,
-                vec!["192.0.2.100/24".parse().unwrap()],
-            )
-        })
-        .config()
-        .clone()
-}
-
 /// A VRRPv3 advert of VRID 42, priority 200, 100 ms, from `src`.
 fn advert(src: Ipv4Addr) -> Vec<u8> {
     let vips = [Ipv4Addr::new(192, 0, 2, 100)];
@@ -148,7 +132,7 @@ fn scenario(lab: &Lab, resume: Duration) -> Outcome {
         .spawn_async(move || async move {
             let netlink = vrrp_netlink::RtNetlink::new().unwrap();
             let options = StartOptions::new().heartbeat(Duration::from_millis(5), beat);
-            let handle = vrrp_runtime::start_with(config(), netlink, options)
+            let handle = vrrp_runtime::start_with(common::config(100), netlink, options)
                 .await
                 .unwrap();
             let mut events = handle.subscribe();
