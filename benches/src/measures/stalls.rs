@@ -124,14 +124,11 @@ pub fn stalls(settings: &Settings) -> Result<Vec<CaseResult>> {
             "gaps above 10 µs in that window",
             windows.iter().map(|w| w.stalls as f64).collect(),
         );
+        let longest = r.get("longest_gap_us").and_then(|m| m.summary);
         settings.say(format!(
             "  longest gap median {:.1} µs, max {:.1} µs",
-            r.get("longest_gap_us")
-                .and_then(|m| m.summary)
-                .map_or(f64::NAN, |s| s.median),
-            r.get("longest_gap_us")
-                .and_then(|m| m.summary)
-                .map_or(f64::NAN, |s| s.max),
+            longest.map_or(f64::NAN, |s| s.median),
+            longest.map_or(f64::NAN, |s| s.max),
         ));
         out.push(r);
     }
